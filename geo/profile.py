@@ -1,0 +1,530 @@
+"""Dataset profiles: one TOML file that describes a fire service's input files.
+
+A service adopts the tool by writing a profile, never by editing code. Every key
+is documented in the README ("Dataset profile"). Paths are relative to the
+profile's own folder.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from geo.errors import Problem, ProfileError
+
+__all__ = [
+    "AreasSpec",
+    "BandsSpec",
+    "CovariateSpec",
+    "DisclosureSpec",
+    "EvaluationSpec",
+    "ExposureSpec",
+    "FeatureSpec",
+    "IncidentFilter",
+    "IncidentsSpec",
+    "ModelSpec",
+    "Profile",
+    "Provenance",
+    "StationsSpec",
+    "StudySpec",
+    "load_profile",
+]
+
+DEFAULT_BAND_LABELS = ("Very low", "Low", "Medium", "High", "Very high")
+FAMILIES = ("auto", "negative_binomial", "poisson")
+MODES = ("internal", "public")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where one input came from and on what terms it may be used."""
+
+    publisher: str
+    licence: str
+    attribution: str
+    date: str = ""
+    agreement: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class AreasSpec:
+    """The small-area boundary file (GeoJSON, GeoPackage or zipped Shapefile)."""
+
+    path: Path
+    id: str
+    name: str
+    provenance: Provenance
+    groups: tuple[tuple[str, str], ...] = ()
+    layer: str | None = None
+    crs: str | None = None
+
+    @property
+    def group_columns(self) -> dict[str, str]:
+        """Map each group label (for example ``borough``) to its source column."""
+        return dict(self.groups)
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """Keep only incidents whose *column* takes one of *values*."""
+
+    column: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IncidentsSpec:
+    """The incident file: CSV with coordinates, or a point GeoJSON/GeoPackage."""
+
+    path: Path
+    date: str
+    provenance: Provenance
+    x: str | None = None
+    y: str | None = None
+    crs: str | None = None
+    layer: str | None = None
+    date_format: str | None = None
+    type: str | None = None
+    filters: tuple[IncidentFilter, ...] = ()
+    drop_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CovariateSpec:
+    """A table of area statistics joined to the areas by *key*."""
+
+    name: str
+    path: Path
+    key: str
+    provenance: Provenance
+    drop_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """A model covariate: one column, or a share ``sum(numerator) / denominator``."""
+
+    name: str
+    label: str
+    column: str | None = None
+    numerator: tuple[str, ...] = ()
+    denominator: str | None = None
+    unit: str = "number"  # "percent" (a share shown as %), "score" or "number"
+
+
+@dataclass(frozen=True)
+class ExposureSpec:
+    """The exposure (offset) column, found in one of the covariate tables."""
+
+    column: str
+    label: str = "households"
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """The study period; incidents outside it are dropped and reported."""
+
+    start: date | None = None
+    end: date | None = None
+    history_years: int = 5
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """The rolling-origin backtest: origin years ``first``..``last`` (full years only)."""
+
+    first: int | None = None
+    last: int | None = None
+    window_years: int = 5
+    bootstrap: int = 500
+    seed: int = 20240601
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Model options: the count family, the history term and the simulation seed."""
+
+    family: str = "auto"
+    history: bool = True
+    spatial_lag: bool = False
+    simulations: int = 2000
+    seed: int = 12345
+
+
+@dataclass(frozen=True)
+class BandsSpec:
+    """How expected risk is cut into priority bands."""
+
+    scheme: str = "quantiles"
+    k: int = 5
+    labels: tuple[str, ...] = DEFAULT_BAND_LABELS
+    title: str = "Priority for a home fire safety visit"
+
+
+@dataclass(frozen=True)
+class DisclosureSpec:
+    """Small-number suppression: counts 1..threshold-1 are never shown."""
+
+    threshold: int = 5
+    mode: str = "internal"
+
+
+@dataclass(frozen=True)
+class StationsSpec:
+    """Optional area-to-station lookup, so the atlas can run by station ground."""
+
+    path: Path
+    key: str
+    station: str
+    provenance: Provenance
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A whole dataset profile, as loaded from TOML."""
+
+    name: str
+    service: str
+    source: Path
+    areas: AreasSpec
+    incidents: IncidentsSpec
+    covariates: tuple[CovariateSpec, ...]
+    exposure: ExposureSpec
+    features: tuple[FeatureSpec, ...]
+    study: StudySpec = field(default_factory=StudySpec)
+    model: ModelSpec = field(default_factory=ModelSpec)
+    evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    bands: BandsSpec = field(default_factory=BandsSpec)
+    disclosure: DisclosureSpec = field(default_factory=DisclosureSpec)
+    stations: StationsSpec | None = None
+    working_crs: str | None = None
+    contact: str = ""
+
+    def input_files(self) -> dict[str, Path]:
+        """Every input file by its role, for checksums and the provenance register."""
+        files = {"areas": self.areas.path, "incidents": self.incidents.path}
+        for cov in self.covariates:
+            files[f"covariates:{cov.name}"] = cov.path
+        if self.stations is not None:
+            files["stations"] = self.stations.path
+        return files
+
+    def provenance(self) -> dict[str, Provenance]:
+        """Provenance of every input, keyed like :meth:`input_files`."""
+        prov = {"areas": self.areas.provenance, "incidents": self.incidents.provenance}
+        for cov in self.covariates:
+            prov[f"covariates:{cov.name}"] = cov.provenance
+        if self.stations is not None:
+            prov["stations"] = self.stations.provenance
+        return prov
+
+
+class _Reader:
+    """Typed access to a TOML table that records every problem instead of raising."""
+
+    def __init__(self, file: str, problems: list[Problem]) -> None:
+        self.file = file
+        self.problems = problems
+
+    def problem(self, key: str, message: str, fix: str) -> None:
+        self.problems.append(Problem(self.file, f"key '{key}': {message}", fix))
+
+    def table(self, data: dict[str, Any], key: str, *, required: bool = True) -> dict[str, Any]:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.problem(key, "the table is missing.", f"add a [{key}] table.")
+            return {}
+        if not isinstance(value, dict):
+            self.problem(key, f"expected a table, got {type(value).__name__}.",
+                         f"write it as [{key}].")
+            return {}
+        return value
+
+    def str_(self, data: dict[str, Any], key: str, where: str, *, required: bool = True,
+             default: str | None = None) -> str | None:
+        value = data.get(key, default)
+        if value is None:
+            if required:
+                self.problem(f"{where}.{key}", "is missing.", f"add {key} = \"...\" under [{where}].")
+            return None
+        if not isinstance(value, str) or (required and not value.strip()):
+            self.problem(f"{where}.{key}", f"expected a non-empty string, got {value!r}.",
+                         f"write {key} = \"...\".")
+            return None
+        return value
+
+    def int_(self, data: dict[str, Any], key: str, where: str, default: int | None, *,
+             minimum: int | None = None) -> int | None:
+        value = data.get(key, default)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(f"{where}.{key}", f"expected a whole number, got {value!r}.",
+                         f"write {key} = 5 (for example).")
+            return default
+        if minimum is not None and value < minimum:
+            self.problem(f"{where}.{key}", f"must be at least {minimum}, got {value}.",
+                         f"set {key} to {minimum} or more.")
+            return default
+        return value
+
+    def str_list(self, data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+        value = data.get(key, [])
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.problem(f"{where}.{key}", f"expected a list of strings, got {value!r}.",
+                         f"write {key} = [\"a\", \"b\"].")
+            return ()
+        return tuple(value)
+
+    def path(self, data: dict[str, Any], key: str, where: str, base: Path) -> Path:
+        raw = self.str_(data, key, where)
+        if raw is None:
+            return base / "<missing>"
+        p = Path(raw).expanduser()
+        p = p if p.is_absolute() else (base / p)
+        if not p.exists():
+            self.problem(f"{where}.{key}", f"the file {p} does not exist.",
+                         "correct the path; relative paths are read from the profile's folder.")
+        return p
+
+    def provenance(self, data: dict[str, Any], where: str) -> Provenance:
+        prov = self.table(data, "provenance", required=False)
+        if not prov:
+            self.problem(f"{where}.provenance", "is missing.",
+                         f"add a [{where}.provenance] table with publisher, licence and attribution.")
+            return Provenance(publisher="unknown", licence="unknown", attribution="")
+        sub = f"{where}.provenance"
+        publisher = self.str_(prov, "publisher", sub) or "unknown"
+        licence = self.str_(prov, "licence", sub, required=False, default="") or ""
+        agreement = self.str_(prov, "agreement", sub, required=False, default="") or ""
+        if not licence and not agreement:
+            self.problem(sub, "names neither a licence nor a data-sharing agreement.",
+                         "add licence = \"...\" or agreement = \"DSA reference\".")
+        return Provenance(
+            publisher=publisher,
+            licence=licence,
+            attribution=self.str_(prov, "attribution", sub) or "",
+            date=str(prov.get("date", "")),
+            agreement=agreement,
+            url=self.str_(prov, "url", sub, required=False, default="") or "",
+        )
+
+
+def _date(reader: _Reader, data: dict[str, Any], key: str, where: str) -> date | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        reader.problem(f"{where}.{key}", f"expected a date like 2009-01-01, got {value!r}.",
+                       f"write {key} = 2009-01-01.")
+        return None
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read and check a dataset profile.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file.
+
+    Returns
+    -------
+    Profile
+
+    Raises
+    ------
+    ProfileError
+        Listing every missing key, wrong type and missing file at once.
+    """
+    path = Path(path)
+    problems: list[Problem] = []
+    file = str(path)
+    if not path.exists():
+        raise ProfileError([Problem(file, "the profile file does not exist.",
+                                    "give the path of a .toml profile, e.g. sample_data/london.toml.")])
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProfileError([Problem(file, f"is not valid TOML ({exc}).",
+                                    "fix the syntax; see the README's profile example.")]) from exc
+    r = _Reader(file, problems)
+    base = path.resolve().parent
+
+    a = r.table(data, "areas")
+    groups_raw = a.get("groups", {})
+    groups: tuple[tuple[str, str], ...] = ()
+    if isinstance(groups_raw, dict) and all(isinstance(v, str) for v in groups_raw.values()):
+        groups = tuple((str(k), str(v)) for k, v in groups_raw.items())
+    else:
+        r.problem("areas.groups", f"expected a table of label = \"column\", got {groups_raw!r}.",
+                  "write groups = { borough = \"ltla24_name\" }.")
+    areas = AreasSpec(
+        path=r.path(a, "path", "areas", base),
+        id=r.str_(a, "id", "areas") or "",
+        name=r.str_(a, "name", "areas") or "",
+        provenance=r.provenance(a, "areas"),
+        groups=groups,
+        layer=r.str_(a, "layer", "areas", required=False),
+        crs=r.str_(a, "crs", "areas", required=False),
+    )
+
+    i = r.table(data, "incidents")
+    filters: list[IncidentFilter] = []
+    for fi, f in enumerate(i.get("filters", []) or []):
+        if not isinstance(f, dict) or "column" not in f or "values" not in f:
+            r.problem(f"incidents.filters[{fi}]", "expected { column = \"...\", values = [...] }.",
+                      "write filters = [{ column = \"motive\", values = [\"Accidental\"] }].")
+            continue
+        filters.append(IncidentFilter(str(f["column"]), tuple(str(v) for v in f["values"])))
+    incidents = IncidentsSpec(
+        path=r.path(i, "path", "incidents", base),
+        date=r.str_(i, "date", "incidents") or "",
+        provenance=r.provenance(i, "incidents"),
+        x=r.str_(i, "x", "incidents", required=False),
+        y=r.str_(i, "y", "incidents", required=False),
+        crs=r.str_(i, "crs", "incidents", required=False),
+        layer=r.str_(i, "layer", "incidents", required=False),
+        date_format=r.str_(i, "date_format", "incidents", required=False),
+        type=r.str_(i, "type", "incidents", required=False),
+        filters=tuple(filters),
+        drop_columns=r.str_list(i, "drop_columns", "incidents"),
+    )
+    if incidents.path.suffix.lower() in (".csv", ".gz", ".txt") and not (incidents.x and incidents.y):
+        r.problem("incidents.x / incidents.y", "a CSV incident file needs coordinate columns.",
+                  "add x = \"easting\" and y = \"northing\" (and crs = \"EPSG:27700\"), "
+                  "or x = \"longitude\", y = \"latitude\" with crs = \"EPSG:4326\".")
+
+    covariates: list[CovariateSpec] = []
+    cov_raw = data.get("covariates", [])
+    if not isinstance(cov_raw, list) or not cov_raw:
+        r.problem("covariates", "expected at least one [[covariates]] table.",
+                  "add [[covariates]] with name, path and key.")
+        cov_raw = []
+    for ci, c in enumerate(cov_raw):
+        where = f"covariates[{ci}]"
+        covariates.append(CovariateSpec(
+            name=r.str_(c, "name", where) or f"table{ci}",
+            path=r.path(c, "path", where, base),
+            key=r.str_(c, "key", where) or "",
+            provenance=r.provenance(c, where),
+            drop_columns=r.str_list(c, "drop_columns", where),
+        ))
+    names = [c.name for c in covariates]
+    if len(set(names)) != len(names):
+        r.problem("covariates", f"table names must be unique, got {names}.", "rename the duplicates.")
+
+    e = r.table(data, "exposure")
+    exposure = ExposureSpec(column=r.str_(e, "column", "exposure") or "",
+                            label=r.str_(e, "label", "exposure", required=False) or "households")
+
+    features: list[FeatureSpec] = []
+    f_raw = r.table(data, "features")
+    for fname, f in f_raw.items():
+        where = f"features.{fname}"
+        if not isinstance(f, dict):
+            r.problem(where, "expected a table.", f"write [features.{fname}] with column = \"...\".")
+            continue
+        column = r.str_(f, "column", where, required=False)
+        numerator = r.str_list(f, "numerator", where)
+        denominator = r.str_(f, "denominator", where, required=False)
+        if bool(column) == bool(numerator):
+            r.problem(where, "give exactly one of column, or numerator with denominator.",
+                      "write column = \"IMD_score\" or numerator = [...] and denominator = \"...\".")
+        if numerator and not denominator:
+            r.problem(where, "numerator needs a denominator.", "add denominator = \"total_households\".")
+        unit = f.get("unit", "percent" if numerator else "number")
+        if unit not in ("percent", "score", "number"):
+            r.problem(f"{where}.unit", f"expected percent, score or number, got {unit!r}.",
+                      "use unit = \"percent\" for shares.")
+        features.append(FeatureSpec(name=fname, label=r.str_(f, "label", where) or fname,
+                                    column=column, numerator=numerator, denominator=denominator,
+                                    unit=str(unit)))
+
+    s = r.table(data, "study", required=False)
+    study = StudySpec(start=_date(r, s, "start", "study"), end=_date(r, s, "end", "study"),
+                      history_years=r.int_(s, "history_years", "study", 5, minimum=1) or 5)
+    if study.start and study.end and study.start > study.end:
+        r.problem("study", f"start {study.start} is after end {study.end}.", "swap them.")
+
+    m = r.table(data, "model", required=False)
+    family = m.get("family", "auto")
+    if family not in FAMILIES:
+        r.problem("model.family", f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}.",
+                  "write family = \"auto\".")
+        family = "auto"
+    model = ModelSpec(
+        family=str(family),
+        history=bool(m.get("history", True)),
+        spatial_lag=bool(m.get("spatial_lag", False)),
+        simulations=r.int_(m, "simulations", "model", 2000, minimum=100) or 2000,
+        seed=r.int_(m, "seed", "model", 12345) or 0,
+    )
+
+    ev = r.table(data, "evaluation", required=False)
+    evaluation = EvaluationSpec(
+        first=r.int_(ev, "first", "evaluation", None),
+        last=r.int_(ev, "last", "evaluation", None),
+        window_years=r.int_(ev, "window_years", "evaluation", 5, minimum=1) or 5,
+        bootstrap=r.int_(ev, "bootstrap", "evaluation", 500, minimum=0) or 0,
+        seed=r.int_(ev, "seed", "evaluation", 20240601) or 0,
+    )
+
+    b = r.table(data, "bands", required=False)
+    labels = r.str_list(b, "labels", "bands") or DEFAULT_BAND_LABELS
+    k = r.int_(b, "k", "bands", len(labels), minimum=2) or len(labels)
+    if len(labels) != k:
+        r.problem("bands.labels", f"{len(labels)} labels given for k = {k} bands.",
+                  "give one label per band, lowest first.")
+    bands = BandsSpec(scheme=str(b.get("scheme", "quantiles")), k=k, labels=labels,
+                      title=str(b.get("title", BandsSpec.title)))
+
+    d = r.table(data, "disclosure", required=False)
+    mode = d.get("mode", "internal")
+    if mode not in MODES:
+        r.problem("disclosure.mode", f"expected internal or public, got {mode!r}.",
+                  "write mode = \"internal\" (service staff) or \"public\".")
+        mode = "internal"
+    disclosure = DisclosureSpec(threshold=r.int_(d, "threshold", "disclosure", 5, minimum=2) or 5,
+                                mode=str(mode))
+
+    stations = None
+    st = r.table(data, "stations", required=False)
+    if st:
+        stations = StationsSpec(path=r.path(st, "path", "stations", base),
+                                key=r.str_(st, "key", "stations") or "",
+                                station=r.str_(st, "station", "stations") or "",
+                                provenance=r.provenance(st, "stations"))
+
+    profile = Profile(
+        name=r.str_(data, "name", "(top level)") or path.stem,
+        service=r.str_(data, "service", "(top level)", required=False) or "",
+        source=path.resolve(),
+        areas=areas,
+        incidents=incidents,
+        covariates=tuple(covariates),
+        exposure=exposure,
+        features=tuple(features),
+        study=study,
+        model=model,
+        evaluation=evaluation,
+        bands=bands,
+        disclosure=disclosure,
+        stations=stations,
+        working_crs=r.str_(data, "working_crs", "(top level)", required=False),
+        contact=str(data.get("contact", "")),
+    )
+    if problems:
+        raise ProfileError(problems)
+    return profile
