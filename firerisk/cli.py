@@ -1,0 +1,173 @@
+"""The ``firerisk`` command line.
+
+Commands::
+
+    firerisk build    --config PROFILE.toml --out RESULTS.gpkg [--no-evaluate] [--mode public]
+    firerisk evaluate --config PROFILE.toml [--json] [--origins 2015-2023]
+    firerisk report   --results RESULTS.gpkg --out map.pdf [--group COLUMN --value VALUE]
+    firerisk atlas    --results RESULTS.gpkg --by COLUMN --out atlas.pdf
+    firerisk explainer --results RESULTS.gpkg --area AREA_ID --out leaflet.pdf
+
+Bad input exits with status 2 and a short, plain message; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+class _Progress:
+    """Print progress lines to stderr with elapsed time; quiet with ``--quiet``."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str, fraction: float | None = None) -> None:
+        if self.quiet:
+            return
+        pct = f"{fraction * 100:5.1f}% " if fraction is not None else ""
+        elapsed = time.perf_counter() - self.start
+        print(f"[{elapsed:6.1f}s] {pct}{message}", file=sys.stderr, flush=True)
+
+
+def _parse_origins(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    first, _, last = text.partition("-")
+    return int(first), int(last or first)
+
+
+def _cmd_build(args: argparse.Namespace, progress: _Progress) -> int:
+    from firerisk.pipeline import build
+
+    out = build(args.config, args.out, progress=progress, evaluate=not args.no_evaluate,
+                mode=args.mode)
+    print(f"Wrote {out}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace, progress: _Progress) -> int:
+    from firerisk.pipeline import evaluate
+    from risk.evaluate import format_table
+
+    result = evaluate(args.config, progress=progress, origins=_parse_origins(args.origins),
+                      bootstrap=args.bootstrap)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, default=float))
+    else:
+        print(format_table(result))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace, progress: _Progress) -> int:
+    from geo.results import read_results
+    from report import ReportOptions, render_map_pdf
+
+    if (args.group is None) != (args.value is None):
+        from geo.errors import ReportRequestError
+
+        raise ReportRequestError("give --group and --value together, e.g. --group borough --value Camden")
+    results = read_results(args.results)
+    options = ReportOptions(paper=args.paper, orientation=args.orientation, label_top=args.label_top)
+    summary = render_map_pdf(results, Path(args.out), group_column=args.group,
+                             group_value=args.value, options=options, progress=progress)
+    print(f"Wrote {args.out} ({summary.pages} pages)")
+    return 0
+
+
+def _cmd_atlas(args: argparse.Namespace, progress: _Progress) -> int:
+    from geo.results import read_results
+    from report import ReportOptions, render_atlas_pdf
+
+    results = read_results(args.results)
+    options = ReportOptions(paper=args.paper, orientation=args.orientation, label_top=args.label_top)
+    summary = render_atlas_pdf(results, Path(args.out), by=args.by, options=options,
+                               progress=progress)
+    print(f"Wrote {args.out} ({summary.pages} pages)")
+    return 0
+
+
+def _cmd_explainer(args: argparse.Namespace, progress: _Progress) -> int:
+    from geo.results import read_results
+    from report import render_explainer_pdf
+
+    results = read_results(args.results)
+    contact = args.contact or str(results.run.get("profile", {}).get("contact", ""))
+    render_explainer_pdf(results, Path(args.out), area_id=args.area, contact=contact)
+    print(f"Wrote {args.out}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="firerisk",
+        description="Community fire risk atlas: small-area priority lists for home fire safety visits.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
+    parser.add_argument("--quiet", action="store_true", help="no progress messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build the results GeoPackage from a dataset profile")
+    b.add_argument("--config", required=True, help="dataset profile (TOML)")
+    b.add_argument("--out", required=True, help="results GeoPackage to write")
+    b.add_argument("--no-evaluate", action="store_true", help="skip the rolling backtest")
+    b.add_argument("--mode", choices=["internal", "public"], default=None,
+                   help="output mode (default: the profile's [disclosure] mode)")
+    b.set_defaults(func=_cmd_build)
+
+    e = sub.add_parser("evaluate", help="rolling-origin backtest against simple rules")
+    e.add_argument("--config", required=True, help="dataset profile (TOML)")
+    e.add_argument("--json", action="store_true", help="print a JSON document")
+    e.add_argument("--origins", default=None, help="origin years, e.g. 2015-2023")
+    e.add_argument("--bootstrap", type=int, default=None, help="bootstrap resamples")
+    e.set_defaults(func=_cmd_evaluate)
+
+    for name, helptext, func in (("report", "a single map PDF with its target list", _cmd_report),
+                                 ("atlas", "an atlas PDF with a page per group", _cmd_atlas)):
+        r = sub.add_parser(name, help=helptext)
+        r.add_argument("--results", required=True, help="results GeoPackage from firerisk build")
+        r.add_argument("--out", required=True, help="PDF to write")
+        if name == "report":
+            r.add_argument("--group", default=None, help="group column, e.g. borough")
+            r.add_argument("--value", default=None, help="group value, e.g. Camden")
+        else:
+            r.add_argument("--by", required=True, help="group column, e.g. borough or station")
+        r.add_argument("--paper", choices=["A4", "A3"], default="A4")
+        r.add_argument("--orientation", choices=["landscape", "portrait"], default="landscape")
+        r.add_argument("--label-top", type=int, default=10, help="label the top N areas by rank")
+        r.set_defaults(func=func)
+
+    x = sub.add_parser("explainer", help="a one-page plain-language leaflet for one area")
+    x.add_argument("--results", required=True)
+    x.add_argument("--area", required=True, help="area code, e.g. E01000001")
+    x.add_argument("--out", required=True)
+    x.add_argument("--contact", default=None, help="who residents should contact")
+    x.set_defaults(func=_cmd_explainer)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit status."""
+    args = _parser().parse_args(argv)
+    progress = _Progress(quiet=args.quiet)
+    func: Callable[[argparse.Namespace, _Progress], int] = args.func
+    try:
+        return func(args, progress)
+    except (ValueError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"firerisk {args.command}: error: {exc}", file=sys.stderr)
+        print("(run with --debug for a traceback)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""The results GeoPackage: write it once at build time, read it in the app, the PDF and QGIS.
+
+Layers (see docs/DESIGN.md): ``areas`` (polygons with every per-area output), ``targets``
+(the ranked list, no geometry), ``run`` (section/key/value), ``provenance`` (one row per
+input), ``band_breaks`` and, when the backtest ran, ``evaluation``. No layer holds incident
+coordinates or incident-level rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from geo.errors import Problem, ResultsFileError
+
+__all__ = [
+    "AREA_COLUMNS",
+    "OPTIONAL_LAYERS",
+    "REQUIRED_LAYERS",
+    "Results",
+    "read_results",
+    "run_table",
+    "write_results",
+]
+
+REQUIRED_LAYERS = ("areas", "targets", "run", "provenance", "band_breaks")
+OPTIONAL_LAYERS = ("evaluation", "evaluation_curve", "model_comparison", "coefficients")
+AREA_COLUMNS = ("area_id", "area_name", "households", "expected", "risk_per_1000", "rank",
+                "band", "band_index")
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything a results GeoPackage holds, ready for the app and the report."""
+
+    path: Path
+    areas: gpd.GeoDataFrame = field(repr=False)
+    targets: pd.DataFrame = field(repr=False)
+    run: dict[str, dict[str, Any]] = field(repr=False)
+    provenance: pd.DataFrame = field(repr=False)
+    band_breaks: pd.DataFrame = field(repr=False)
+    extra: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def group_columns(self) -> list[str]:
+        """Group labels (for example ``borough``) recorded at build time."""
+        return list(self.run.get("profile", {}).get("groups", []))
+
+    @property
+    def mode(self) -> str:
+        """Output mode, ``internal`` or ``public``."""
+        return str(self.run.get("disclosure", {}).get("mode", "internal"))
+
+    @property
+    def threshold(self) -> int:
+        """Small-number threshold in force when the file was written."""
+        return int(self.run.get("disclosure", {}).get("threshold", 5))
+
+    @property
+    def band_labels(self) -> list[str]:
+        """Band labels, lowest priority first."""
+        return [str(v) for v in self.band_breaks.sort_values("band_index")["label"]]
+
+    def attribution(self) -> str:
+        """Attribution text for every input, one sentence each, deduplicated."""
+        seen: list[str] = []
+        for text in self.provenance.get("attribution", pd.Series(dtype=str)):
+            if isinstance(text, str) and text and text not in seen:
+                seen.append(text)
+        return " ".join(seen)
+
+
+def run_table(sections: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Flatten ``{section: {key: value}}`` into the ``run`` layer's section/key/value rows."""
+    rows = []
+    for section, items in sections.items():
+        for key, value in items.items():
+            rows.append({"section": section, "key": key,
+                         "value": json.dumps(value, default=str, ensure_ascii=False)})
+    return pd.DataFrame(rows, columns=["section", "key", "value"])
+
+
+def write_results(
+    path: str | Path,
+    *,
+    areas: gpd.GeoDataFrame,
+    targets: pd.DataFrame,
+    run: dict[str, dict[str, Any]],
+    provenance: pd.DataFrame,
+    band_breaks: pd.DataFrame,
+    extra: dict[str, pd.DataFrame] | None = None,
+) -> Path:
+    """Write a results GeoPackage, replacing any file at *path*.
+
+    The file is first written beside the target and then moved into place, so a reader
+    never sees half a file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".partial.gpkg")
+    if tmp.exists():
+        tmp.unlink()
+    if areas.geom_type.isin(["Point", "MultiPoint"]).any():
+        raise ResultsFileError("refusing to write point geometry to a results file")
+    pyogrio.write_dataframe(areas, tmp, layer="areas", driver="GPKG")
+    tables = {"targets": targets, "run": run_table(run), "provenance": provenance,
+              "band_breaks": band_breaks, **(extra or {})}
+    for name, table in tables.items():
+        pyogrio.write_dataframe(pd.DataFrame(table).reset_index(drop=True), tmp, layer=name,
+                                driver="GPKG")
+    tmp.replace(path)
+    return path
+
+
+def read_results(path: str | Path) -> Results:
+    """Read a results GeoPackage written by :func:`write_results`.
+
+    Raises
+    ------
+    ResultsFileError
+        When the file is missing, is not a GeoPackage, or lacks layers or columns.
+    """
+    path = Path(path)
+    fix = "rebuild it with: firerisk build --config PROFILE.toml --out RESULTS.gpkg"
+    if not path.exists():
+        raise ResultsFileError([Problem(str(path), "the results file does not exist.", fix)])
+    try:
+        layers = {str(row[0]) for row in pyogrio.list_layers(path)}
+    except Exception as exc:  # pyogrio raises its own DataSourceError types
+        raise ResultsFileError([Problem(str(path), f"is not a readable GeoPackage ({exc}).", fix)]) from exc
+    missing = [name for name in REQUIRED_LAYERS if name not in layers]
+    if missing:
+        raise ResultsFileError([Problem(
+            str(path), f"expected layers {', '.join(REQUIRED_LAYERS)}; missing {', '.join(missing)} "
+            f"(found {', '.join(sorted(layers)) or 'none'}).", fix)])
+    areas = gpd.read_file(path, layer="areas", engine="pyogrio")
+    absent = [c for c in AREA_COLUMNS if c not in areas.columns]
+    if absent:
+        raise ResultsFileError([Problem(str(path), f"the areas layer lacks {', '.join(absent)}.", fix,
+                                        column=absent[0])])
+
+    def table(name: str) -> pd.DataFrame:
+        return pd.DataFrame(pyogrio.read_dataframe(path, layer=name, read_geometry=False))
+
+    run: dict[str, dict[str, Any]] = {}
+    for row in table("run").itertuples(index=False):
+        run.setdefault(str(row.section), {})[str(row.key)] = json.loads(str(row.value))
+    extra = {name: table(name) for name in OPTIONAL_LAYERS if name in layers}
+    return Results(path=path, areas=areas, targets=table("targets"), run=run,
+                   provenance=table("provenance"), band_breaks=table("band_breaks"), extra=extra)
