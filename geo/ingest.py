@@ -1,0 +1,292 @@
+"""Load a profile's input files: read, validate, count incidents per area and year.
+
+:func:`load_inputs` is the only entry point the rest of the tool needs. It checks all
+the files and raises one :class:`~geo.errors.InputFileError` listing every problem;
+otherwise it returns :class:`Inputs`. Incident points are aggregated here and never
+leave this function: :class:`Inputs` holds counts, not incidents.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import geopandas as gpd
+import pandas as pd
+from pyproj.exceptions import CRSError
+
+from geo import readers
+from geo.aggregate import RowAccounting, YearCoverage, aggregate_incidents, year_coverage
+from geo.crs import choose_working_crs, crs_label, to_wgs84, to_working
+from geo.errors import InputFileError, Problem
+from geo.profile import Profile
+from geo.validate import (
+    CovariateAccounting,
+    PreparedIncidents,
+    area_needs,
+    check_areas,
+    check_covariates,
+    covariate_header_problems,
+    drop_column_conflicts,
+    incident_needs,
+    missing_columns,
+    prepare_incidents,
+)
+
+__all__ = ["InputRows", "Inputs", "load_inputs"]
+
+
+@dataclass(frozen=True)
+class InputRows:
+    """Rows read, used and dropped for one input file (for the provenance register)."""
+
+    role: str
+    file: str
+    rows_read: int
+    rows_used: int
+    rows_dropped: int
+
+
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """Everything later stages need from the input files (no incident-level rows).
+
+    Attributes
+    ----------
+    areas : GeoDataFrame
+        ``area_id``, ``area_name``, one column per group label, ``geometry``; working CRS.
+    counts : DataFrame
+        Indexed by ``area_id`` (areas order), one int column per year of ``years``.
+    counts_by_type : DataFrame or None
+        Long table ``area_id, year, type, count`` (non-zero rows) when a type column is set.
+    years : YearCoverage
+        Dates covered per year; partial years are flagged.
+    accounting : RowAccounting
+        What happened to every incident row.
+    covariates_raw : DataFrame
+        Indexed by ``area_id`` (areas order): every covariate table's columns (keys
+        dropped; a name already taken by an earlier table gets the prefix ``<table>.``).
+    covariate_accounting : tuple of CovariateAccounting
+        Rows read, used and dropped per covariate table.
+    working_crs : str
+        The metric CRS of ``areas`` (e.g. ``"EPSG:27700"``).
+    extent, extent_wgs84 : tuple of 4 floats
+        The areas' bounds (xmin, ymin, xmax, ymax) in the working CRS and in EPSG:4326.
+    incident_crs : str
+        The CRS the incident coordinates were read in.
+    data_first, data_last : date or None
+        First and last readable incident dates in the file.
+    input_rows : dict
+        Role (as in :meth:`Profile.input_files`) -> :class:`InputRows`.
+    boundary_ties : int
+        Incidents on a boundary between areas (each counted once; see geo.aggregate).
+    notes : tuple of str
+        Things worth telling the user that are not errors.
+    seconds : float
+        Time taken to load.
+    """
+
+    areas: gpd.GeoDataFrame
+    counts: pd.DataFrame
+    counts_by_type: pd.DataFrame | None
+    years: YearCoverage
+    accounting: RowAccounting
+    covariates_raw: pd.DataFrame
+    covariate_accounting: tuple[CovariateAccounting, ...]
+    working_crs: str
+    extent: tuple[float, float, float, float]
+    extent_wgs84: tuple[float, float, float, float]
+    incident_crs: str
+    data_first: date | None
+    data_last: date | None
+    input_rows: dict[str, InputRows]
+    boundary_ties: int
+    notes: tuple[str, ...]
+    seconds: float
+
+
+def _bounds(values: object) -> tuple[float, float, float, float]:
+    a, b, c, d = (float(v) for v in values)  # type: ignore[attr-defined]
+    return (a, b, c, d)
+
+
+def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = None,
+                repair_geometry: bool = False) -> Inputs:
+    """Read and check every input file of *profile*, then count incidents per area and year.
+
+    Parameters
+    ----------
+    profile : Profile
+        From :func:`geo.profile.load_profile`.
+    progress : callable, optional
+        Called with a short message at each step (for a progress display).
+    repair_geometry : bool
+        Repair invalid area polygons with :func:`shapely.make_valid` instead of
+        reporting them (the repair is listed in ``notes``).
+
+    Returns
+    -------
+    Inputs
+
+    Raises
+    ------
+    InputFileError
+        Listing every problem found in any of the files.
+    """
+    say = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    problems: list[Problem] = []
+    notes: list[str] = []
+
+    # ---- areas
+    spec = profile.areas
+    say(f"Reading the areas ({spec.path.name})")
+    areas: gpd.GeoDataFrame | None = None
+    areas_read = 0
+    source_crs: str | None = None
+    try:
+        layer = readers.pick_layer(spec.path, spec.layer, section="areas")
+        available = readers.list_columns(spec.path, layer=layer)
+        needs = area_needs(spec)
+        problems += missing_columns(str(spec.path), available, needs)
+        wanted = [n.column for n in needs if n.column in available]
+        raw_areas = readers.read_vector(spec.path, layer=layer, columns=list(dict.fromkeys(wanted)))
+        areas_read = len(raw_areas)
+        areas, found, area_notes = check_areas(raw_areas, spec, file=str(spec.path),
+                                               repair_geometry=repair_geometry)
+        problems += found
+        notes += area_notes
+        del raw_areas
+    except InputFileError as exc:
+        problems += exc.problems
+
+    working: str | None = None
+    extent: tuple[float, float, float, float] | None = None
+    if areas is not None and areas.crs is not None:
+        source_crs = crs_label(areas.crs)
+        try:
+            working = choose_working_crs(areas, preferred=profile.working_crs)
+        except (ValueError, CRSError) as exc:
+            problems.append(Problem(str(profile.source), f"working_crs: {exc}",
+                                    "set working_crs = \"EPSG:27700\" (GB) or a UTM zone "
+                                    "in EPSG codes, or leave it out to choose automatically."))
+        if working is not None:
+            areas = to_working(areas, working)
+            extent = _bounds(areas.total_bounds)
+
+    # ---- incidents
+    inc = profile.incidents
+    say(f"Reading the incidents ({inc.path.name})")
+    prepared: PreparedIncidents | None = None
+    try:
+        csv = readers.is_csv(inc.path)
+        layer = None if csv else readers.pick_layer(inc.path, inc.layer, section="incidents")
+        available = readers.list_columns(inc.path, layer=layer)
+        needs = incident_needs(inc, csv=csv)
+        column_problems = drop_column_conflicts(str(inc.path), inc.drop_columns, needs,
+                                                section="[incidents]")
+        column_problems += missing_columns(str(inc.path), available, needs)
+        problems += column_problems
+        if not column_problems:
+            raw = readers.read_incidents(inc)
+            say(f"Checking {len(raw):,} incident rows")
+            prepared, found = prepare_incidents(
+                raw, inc, profile.study, file=str(inc.path), working_crs=working, extent=extent,
+                extra_crs=[source_crs] if source_crs else [])
+            problems += found
+            notes += prepared.notes
+            del raw
+    except InputFileError as exc:
+        problems += exc.problems
+
+    # ---- covariates
+    say("Reading the covariate tables")
+    headers: dict[str, tuple[str, ...]] = {}
+    for cov in profile.covariates:
+        try:
+            headers[cov.name] = readers.list_columns(cov.path)
+        except InputFileError as exc:
+            problems += exc.problems
+    problems += covariate_header_problems(profile, headers)
+    tables: dict[str, pd.DataFrame] = {}
+    for cov in profile.covariates:
+        if cov.name in headers and cov.key in headers[cov.name] and cov.key not in cov.drop_columns:
+            try:
+                tables[cov.name] = readers.read_covariates(
+                    cov, columns=readers.covariate_columns(cov, headers[cov.name]))
+            except InputFileError as exc:
+                problems += exc.problems
+    area_ids = pd.Index(areas["area_id"]) if areas is not None else None
+    covariates = check_covariates(profile, tables, area_ids=area_ids)
+    problems += covariates.problems
+    notes += covariates.notes
+
+    if problems:
+        raise InputFileError(problems)
+    if areas is None or working is None or extent is None or prepared is None \
+            or prepared.crs is None:  # pragma: no cover - each case adds a problem above
+        raise InputFileError("the inputs could not be read.")
+
+    # ---- aggregate
+    say("Counting incidents per area and year")
+    coverage = year_coverage(study_start=profile.study.start, study_end=profile.study.end,
+                             data_first=prepared.data_first, data_last=prepared.data_last)
+    agg = aggregate_incidents(prepared.table, areas, years=coverage.years,
+                              rows_read=prepared.rows_read, dropped=prepared.dropped)
+    acc = agg.accounting
+    if acc.rows_used == 0:
+        raise InputFileError([Problem(
+            str(inc.path), "no incident could be counted in any area "
+            f"({'; '.join(acc.lines()[2:]) or 'no rows'}).",
+            "check the study period, the filters and that the incidents and areas cover "
+            "the same place.")])
+    if profile.study.end and prepared.data_last and prepared.data_last < profile.study.end:
+        notes.append(f"The study period runs to {profile.study.end}, but the incident data "
+                     f"end on {prepared.data_last}; later dates are not counted as zero.")
+    if profile.study.start and prepared.data_first and prepared.data_first > profile.study.start:
+        notes.append(f"The study period starts on {profile.study.start}, but the incident "
+                     f"data start on {prepared.data_first}.")
+    if coverage.partial_years:
+        notes.append(f"Partial years (not used as full years): "
+                     f"{', '.join(map(str, coverage.partial_years))}.")
+    outside = acc.dropped["outside every area"]
+    if outside > 0.1 * (acc.rows_used + outside):
+        notes.append(f"{outside:,} incidents ({100 * outside / (acc.rows_used + outside):.0f} % "
+                     "of those in the study period) lie outside every area: check that the "
+                     "incident file and the areas cover the same place.")
+    if agg.boundary_ties:
+        notes.append(f"{agg.boundary_ties:,} incidents lie on a boundary between areas; each "
+                     "was counted once, in the area whose code sorts first.")
+
+    input_rows = {
+        "areas": InputRows("areas", str(spec.path), areas_read, len(areas), areas_read - len(areas)),
+        "incidents": InputRows("incidents", str(inc.path), acc.rows_read, acc.rows_used,
+                               acc.rows_dropped),
+    }
+    for ca in covariates.accounting:
+        role = f"covariates:{ca.name}"
+        input_rows[role] = InputRows(role, ca.file, ca.rows_read, ca.rows_used, ca.rows_dropped)
+
+    seconds = time.perf_counter() - started
+    say(f"Loaded in {seconds:.1f} s")
+    return Inputs(
+        areas=areas.reset_index(drop=True),
+        counts=agg.counts,
+        counts_by_type=agg.counts_by_type,
+        years=coverage,
+        accounting=acc,
+        covariates_raw=covariates.frame,
+        covariate_accounting=covariates.accounting,
+        working_crs=working,
+        extent=extent,
+        extent_wgs84=_bounds(to_wgs84(areas).total_bounds),
+        incident_crs=prepared.crs,
+        data_first=prepared.data_first,
+        data_last=prepared.data_last,
+        input_rows=input_rows,
+        boundary_ties=agg.boundary_ties,
+        notes=tuple(notes),
+        seconds=seconds,
+    )

@@ -1,0 +1,839 @@
+"""Check the input files against the profile, collecting every problem.
+
+The functions here never raise on bad data: they return what they could clean up and
+a list of :class:`~geo.errors.Problem`; :mod:`geo.ingest` raises one
+:class:`~geo.errors.InputFileError` listing them all. Rows are 1-based data rows
+(header excluded; for vector files, the feature's position in the layer).
+
+Fatal problems: missing columns, repeated area ids, missing or invalid area geometry,
+a missing CRS, most incident dates unreadable (a wrong ``date_format``), most incident
+coordinates missing or outside the areas' extent (wrong columns or CRS), covariate
+keys that miss some areas or repeat, and text in feature or exposure columns.
+
+Not fatal (dropped and counted in the row accounting): a few incidents with missing
+coordinates or an unreadable date, incidents outside the study period or excluded by
+a filter, and covariate rows for places that are not in the area file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from pyproj.exceptions import ProjError
+
+from geo.crs import BNG, WGS84, crs_label, resolve_crs, transform_xy
+from geo.errors import Problem, describe_rows
+from geo.profile import AreasSpec, CovariateSpec, IncidentsSpec, Profile, StudySpec
+
+__all__ = [
+    "DATE_FORMAT_CANDIDATES",
+    "MAJORITY",
+    "ColumnNeed",
+    "CovariateAccounting",
+    "CovariateCheck",
+    "PreparedIncidents",
+    "area_needs",
+    "check_areas",
+    "check_covariates",
+    "close_matches",
+    "covariate_header_problems",
+    "covariate_needs",
+    "drop_column_conflicts",
+    "incident_needs",
+    "missing_columns",
+    "parse_dates",
+    "prepare_incidents",
+    "suggest_date_format",
+]
+
+#: Above this share of failing rows, a check is a wrong setting, not a few bad rows.
+MAJORITY = 0.5
+#: Date formats tried (on a sample) to suggest a ``date_format`` when most dates fail.
+DATE_FORMAT_CANDIDATES = (
+    "%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%Y",
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%d-%b-%Y", "%d %b %Y", "%d-%b-%y", "%d/%m/%y",
+)
+NOT_RECORDED = "(not recorded)"
+_EXAMPLES = 10
+
+
+def _rows(mask: np.ndarray | pd.Series) -> tuple[int, ...]:
+    """1-based row numbers where *mask* is true."""
+    return tuple(int(i) + 1 for i in np.flatnonzero(np.asarray(mask, dtype=bool)))
+
+
+def _examples(values: Iterable[object], limit: int = 3) -> str:
+    shown = list(dict.fromkeys(repr(v) for v in values))[:limit]
+    return ", ".join(shown)
+
+
+def _n(count: int, singular: str, plural: str) -> str:
+    return f"{count:,} {singular if count == 1 else plural}"
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{part:,} of {whole:,} ({100.0 * part / whole:.0f} %)" if whole else "0"
+
+
+# --------------------------------------------------------------------------- columns
+
+@dataclass(frozen=True)
+class ColumnNeed:
+    """A column the profile names: what it is for and where it is set.
+
+    ``section`` is written as a user sees it in the TOML, e.g. ``"[areas]"``.
+    """
+
+    column: str
+    what: str
+    key: str
+    section: str
+
+
+def close_matches(name: str, available: Sequence[str], *, n: int = 3) -> list[str]:
+    """Column names that look like *name* (case-insensitive, via difflib)."""
+    lowered = {c.lower(): c for c in available}
+    hits = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
+    exact_ci = [c for c in available if c.lower() == name.lower()]
+    return list(dict.fromkeys(exact_ci + [lowered[h] for h in hits]))
+
+
+def _column_list(available: Sequence[str], limit: int = 25) -> str:
+    shown = ", ".join(f"'{c}'" for c in available[:limit])
+    more = f", ... ({len(available)} in all)" if len(available) > limit else ""
+    return shown + more if available else "(none)"
+
+
+def missing_columns(file: str, available: Sequence[str],
+                    needs: Sequence[ColumnNeed]) -> list[Problem]:
+    """One problem per needed column that is not in *available*, with close matches."""
+    problems = []
+    for need in needs:
+        if not need.column or need.column in available:
+            continue
+        matches = close_matches(need.column, available)
+        hint = f" Did you mean '{matches[0]}'?" if matches else ""
+        target = matches[0] if matches else "..."
+        problems.append(Problem(
+            file,
+            f"is not in the file ({need.what}, set by {need.key} in {need.section}).{hint} "
+            f"The file has columns {_column_list(available)}.",
+            f"set {need.key} = \"{target}\" in {need.section}, or rename the column in the file.",
+            column=need.column,
+        ))
+    return problems
+
+
+def drop_column_conflicts(file: str, drop: Sequence[str], needs: Sequence[ColumnNeed],
+                          *, section: str) -> list[Problem]:
+    """Problems for columns listed in ``drop_columns`` that the profile also needs."""
+    problems = []
+    for need in needs:
+        if need.column and need.column in drop:
+            problems.append(Problem(
+                file, f"is listed in drop_columns but is needed as {need.what}.",
+                f"remove \"{need.column}\" from drop_columns in {section}.",
+                column=need.column))
+    return problems
+
+
+# --------------------------------------------------------------------------- areas
+
+def _id_strings(values: pd.Series) -> pd.Series:
+    """Codes as text: integers without '.0', text stripped, missing kept as NaN."""
+    if pd.api.types.is_float_dtype(values.dtype):  # e.g. Shapefile codes stored as reals
+        def fmt(v: float) -> str | None:
+            if pd.isna(v):
+                return None
+            return str(int(v)) if float(v).is_integer() else str(v)
+        return pd.Series([fmt(v) for v in values], index=values.index, dtype="str")
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return values.astype(str)
+    text = values.astype("str")
+    text = text.where(values.notna())
+    return text.str.strip()
+
+
+def check_areas(raw: gpd.GeoDataFrame, spec: AreasSpec, *, file: str,
+                repair_geometry: bool = False,
+                ) -> tuple[gpd.GeoDataFrame | None, list[Problem], list[str]]:
+    """Check the raw area layer and rename its columns to the contract.
+
+    Parameters
+    ----------
+    raw : GeoDataFrame
+        As read by :func:`geo.readers.read_areas`.
+    spec : AreasSpec
+    file : str
+        The file name used in messages.
+    repair_geometry : bool
+        Repair invalid polygons with :func:`shapely.make_valid` (reported in the notes)
+        instead of reporting them as problems.
+
+    Returns
+    -------
+    areas, problems, notes
+        ``areas`` has columns ``area_id``, ``area_name``, one per group label and
+        ``geometry``, in the file's CRS (or the profile's ``crs``, which wins; no CRS when
+        neither is known); None when the id column is missing.
+    """
+    problems: list[Problem] = []
+    notes: list[str] = []
+    if spec.id not in raw.columns:
+        return None, problems, notes
+    n = len(raw)
+    if n == 0:
+        problems.append(Problem(file, "has no features.", "check the file and layer."))
+        return None, problems, notes
+    ids = _id_strings(raw[spec.id])
+    blank = ids.isna() | (ids == "")
+    if blank.any():
+        problems.append(Problem(file, "has features with an empty area id.",
+                                "give every area a code, or remove those features.",
+                                column=spec.id, rows=_rows(blank)))
+    dup = ids.duplicated(keep=False) & ~blank
+    if dup.any():
+        repeated = ids[dup].drop_duplicates()
+        problems.append(Problem(
+            file, f"area ids must be unique; {_n(len(repeated), 'id is', 'ids are')} repeated "
+            f"(e.g. {_examples(repeated)}).",
+            "keep one feature per area (dissolve multi-part areas into one MultiPolygon), "
+            "or choose a column with unique codes as id.",
+            column=spec.id, rows=_rows(dup)))
+    if spec.name in raw.columns:
+        names = raw[spec.name].astype("str").where(raw[spec.name].notna())
+        no_name = names.isna() | (names.str.strip() == "")
+        if no_name.any():
+            notes.append(f"{file}: {describe_rows(_rows(no_name))} have no name in "
+                         f"'{spec.name}'; the area id is shown instead.")
+        names = names.where(~no_name, ids)
+    else:
+        names = ids.copy()
+    data: dict[str, pd.Series] = {"area_id": ids, "area_name": names}
+    for label, column in spec.groups:
+        if column in raw.columns:
+            values = raw[column].astype("str").where(raw[column].notna(), NOT_RECORDED)
+        else:
+            values = pd.Series(NOT_RECORDED, index=raw.index, dtype="str")
+        data[label] = values
+
+    geom = raw.geometry
+    missing = geom.isna().to_numpy() | shapely.is_empty(geom.array).astype(bool)
+    missing = np.asarray(missing, dtype=bool)
+    if missing.any():
+        problems.append(Problem(file, "these features have no geometry.",
+                                "add their boundaries or delete the features.",
+                                column="geometry", rows=_rows(missing)))
+    types = np.asarray(geom.geom_type.fillna("None"))
+    not_poly = ~np.isin(types, ["Polygon", "MultiPolygon"]) & ~missing
+    if not_poly.any():
+        problems.append(Problem(
+            file, f"areas must be polygons, but these are {_examples(types[not_poly])}.",
+            "export the area boundaries (polygons), not points or lines.",
+            column="geometry", rows=_rows(not_poly)))
+    checkable = ~missing & ~not_poly
+    valid = np.ones(n, dtype=bool)
+    valid[checkable] = shapely.is_valid(geom.array[checkable])
+    invalid = ~valid
+    geometry = geom.copy()
+    if invalid.any():
+        if repair_geometry:
+            fixed = shapely.make_valid(geom.array[invalid], method="structure",
+                                       keep_collapsed=False)
+            geometry.iloc[np.flatnonzero(invalid)] = fixed
+            notes.append(f"{file}: repaired {invalid.sum():,} invalid geometries with "
+                         f"shapely.make_valid ({describe_rows(_rows(invalid))}).")
+        else:
+            first = int(np.flatnonzero(invalid)[0])
+            reason = shapely.is_valid_reason(geom.array[first])
+            problems.append(Problem(
+                file, f"these area geometries are invalid (row {first + 1}: {reason}).",
+                "repair them in QGIS (Processing Toolbox > 'Fix geometries', which uses "
+                "make_valid) and save again, or load with repair_geometry=True to apply "
+                "shapely.make_valid.",
+                column="geometry", rows=_rows(invalid)))
+    bounds = raw.total_bounds if (~missing).any() else None
+    crs, crs_problems = resolve_crs(pyproj.CRS(raw.crs) if raw.crs is not None else None,
+                                    spec.crs, file=file, section="areas", bounds=bounds)
+    problems += crs_problems
+    areas = gpd.GeoDataFrame(data, geometry=geometry.to_numpy(), crs=crs)
+    return areas, problems, notes
+
+
+# --------------------------------------------------------------------------- incidents
+
+@dataclass(frozen=True)
+class PreparedIncidents:
+    """Incidents after the non-spatial checks (internal to ``geo``; never stored).
+
+    ``table`` has columns ``row``, ``x``, ``y`` (working CRS metres), ``date``, ``year``
+    and ``type`` when the profile names a type column. ``dropped`` maps each reason to
+    the row numbers dropped for it.
+    """
+
+    table: pd.DataFrame
+    rows_read: int
+    dropped: dict[str, np.ndarray]
+    data_first: date | None
+    data_last: date | None
+    crs: str | None
+    notes: tuple[str, ...] = field(default=())
+
+
+def suggest_date_format(values: pd.Series, *, sample: int = 500) -> str | None:
+    """The first of :data:`DATE_FORMAT_CANDIDATES` that reads at least 90 % of a sample."""
+    text = values.dropna().astype("str").str.strip()
+    text = text[text != ""]
+    if text.empty:
+        return None
+    text = text.iloc[:: max(1, len(text) // sample)].iloc[:sample]
+    best, best_share = None, 0.0
+    for fmt in DATE_FORMAT_CANDIDATES:
+        share = float(pd.to_datetime(text, format=fmt, errors="coerce").notna().mean())
+        if share > best_share + 1e-9:
+            best, best_share = fmt, share
+    return best if best_share >= 0.9 else None
+
+
+def parse_dates(values: pd.Series, date_format: str | None) -> pd.Series:
+    """Parse dates (``date_format`` in Python strftime codes; ISO 8601 when None).
+
+    Unreadable values (and years outside 1678-2261) become NaT. Time zones are dropped,
+    keeping each value's local wall-clock time (so its local calendar date).
+    """
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = values
+    else:
+        text = values.astype("str").where(values.notna()).str.strip()
+        fmt = date_format or "ISO8601"
+        try:
+            parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        except (ValueError, TypeError):  # mixed time-zone offsets: keep the local time
+            local = text.str.replace(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}:?\d{2})$",
+                                     r"\1", regex=True)
+            parsed = pd.to_datetime(local, format=fmt, errors="coerce")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)
+    year = parsed.dt.year
+    parsed = parsed.where((year >= 1678) & (year <= 2261))  # e.g. "0201-01-01": a bad date
+    return parsed.astype("datetime64[ns]")
+
+
+def _coordinate_arrays(raw: pd.DataFrame, spec: IncidentsSpec, *, file: str,
+                       problems: list[Problem]) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """x, y as floats (NaN where missing) and the names of the x/y sources."""
+    n = len(raw)
+    if isinstance(raw, gpd.GeoDataFrame):
+        geom = raw.geometry
+        missing = np.asarray(geom.isna().to_numpy() | shapely.is_empty(geom.array), dtype=bool)
+        types = np.asarray(geom.geom_type.fillna("None"))
+        not_point = ~missing & (types != "Point")
+        if not_point.any():
+            problems.append(Problem(
+                file, f"incidents must be points, but these are {_examples(types[not_point])}.",
+                "export incident locations as points.", column="geometry",
+                rows=_rows(not_point)))
+        ok = ~missing & ~not_point
+        x = np.full(n, np.nan)
+        y = np.full(n, np.nan)
+        x[ok] = shapely.get_x(geom.array[ok])
+        y[ok] = shapely.get_y(geom.array[ok])
+        return x, y, "geometry", "geometry"
+    xcol, ycol = spec.x or "", spec.y or ""
+    x = pd.to_numeric(raw[xcol].str.strip(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    y = pd.to_numeric(raw[ycol].str.strip(), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return x, y, xcol, ycol
+
+
+def _missing_coordinate_problem(raw: pd.DataFrame, x: np.ndarray, y: np.ndarray, xcol: str,
+                                ycol: str, missing: np.ndarray, *, file: str) -> Problem:
+    bad_x = ~np.isfinite(x)
+    column = xcol if bad_x.sum() >= (~np.isfinite(y)).sum() else ycol
+    text_values: list[object] = []
+    decimal_comma = False
+    if column in raw.columns and not isinstance(raw, gpd.GeoDataFrame):
+        col = raw[column]
+        shown = col[missing & col.notna().to_numpy()]
+        text_values = list(shown.iloc[:3])
+        decimal_comma = bool(shown.astype("str").str.fullmatch(r"-?\d+,\d+").mean() > 0.5) \
+            if len(shown) else False
+    eg = f" (e.g. {_examples(text_values)})" if text_values else ""
+    fix = ("use a full stop as the decimal mark (51.5, not 51,5)." if decimal_comma else
+           f"check that x = \"{xcol}\" and y = \"{ycol}\" in [incidents] name the coordinate "
+           "columns and that they hold plain numbers.")
+    return Problem(file, f"{_pct(int(missing.sum()), len(x))} rows have no usable coordinates"
+                   f"{eg}; that many means a wrong column or number format, not a few gaps.",
+                   fix, column=column, rows=_rows(missing))
+
+
+def _inside(x: np.ndarray, y: np.ndarray, extent: Sequence[float]) -> np.ndarray:
+    xmin, ymin, xmax, ymax = extent
+    return (x >= xmin) & (x <= xmax) & (y >= ymin) & (y <= ymax)
+
+
+def _diagnose_extent(x: np.ndarray, y: np.ndarray, declared: pyproj.CRS, *, working: str,
+                     extent: Sequence[float], spec: IncidentsSpec,
+                     extra: Sequence[str] = ()) -> str:
+    """Find a CRS (or x/y swap) that puts most points inside the areas' extent."""
+    step = max(1, len(x) // 2000)
+    xs, ys = x[::step], y[::step]
+    candidates = list(dict.fromkeys([crs_label(declared), WGS84, BNG, working, *extra]))
+    best: tuple[float, str, bool] | None = None
+    for code in candidates:
+        for swapped in (False, True):
+            if code == crs_label(declared) and not swapped:
+                continue
+            a, b = (ys, xs) if swapped else (xs, ys)
+            try:
+                tx, ty = transform_xy(a, b, source=code, target=working)
+            except ProjError:  # pragma: no cover - an unusable candidate CRS
+                tx = ty = np.empty(0)
+            share = float(_inside(tx, ty, extent).mean()) if len(tx) else 0.0
+            if share > MAJORITY and (best is None or share > best[0] + 1e-9):
+                best = (share, code, swapped)
+    if best is None:
+        return ("check that x and y name the easting (or longitude) and northing (or "
+                "latitude) columns, that crs in [incidents] is the CRS they are in, and that "
+                "the incident file covers the same place as the areas (if it covers a larger "
+                "region, add a filter, e.g. on a borough column).")
+    _, code, swapped = best
+    fixes = []
+    if code != crs_label(declared):
+        if code == WGS84:
+            fixes.append("these look like longitude/latitude; set crs = \"EPSG:4326\" in "
+                         "[incidents]")
+        else:
+            fixes.append(f"these look like coordinates in {code}; set crs = \"{code}\" in "
+                         "[incidents]")
+    if swapped:
+        fixes.append(f"x and y look swapped; set x = \"{spec.y}\" and y = \"{spec.x}\" in "
+                     "[incidents]")
+    return "; ".join(fixes) + "."
+
+
+def prepare_incidents(raw: pd.DataFrame, spec: IncidentsSpec, study: StudySpec, *, file: str,
+                      working_crs: str | None, extent: Sequence[float] | None,
+                      extra_crs: Sequence[str] = ()) -> tuple[PreparedIncidents, list[Problem]]:
+    """Parse coordinates and dates, apply filters and the study period, reproject.
+
+    Each row that is dropped is given the first reason that applies, in this order:
+    ``missing coordinates``, ``bad date``, ``excluded by filter``,
+    ``outside the study period``. (``outside every area`` is decided by
+    :func:`geo.aggregate.aggregate_incidents`.)
+
+    Parameters
+    ----------
+    raw : DataFrame or GeoDataFrame
+        As read by :func:`geo.readers.read_incidents` (all needed columns present).
+    spec, study : the profile's [incidents] and [study] tables.
+    file : str
+        File name used in messages.
+    working_crs : str or None
+        Target CRS of ``x``/``y``; None when the areas could not be read (coordinates
+        are then neither reprojected nor checked against the extent).
+    extent : (xmin, ymin, xmax, ymax) or None
+        The areas' extent in the working CRS.
+    extra_crs : sequence of str
+        More CRSs to try when suggesting a fix for coordinates outside the extent.
+    """
+    problems: list[Problem] = []
+    notes: list[str] = []
+    n = len(raw)
+    if n == 0:
+        problems.append(Problem(file, "has no incident rows.", "check the file."))
+
+    # coordinates
+    x, y, xcol, ycol = _coordinate_arrays(raw, spec, file=file, problems=problems)
+    missing_xy = ~np.isfinite(x) | ~np.isfinite(y) | ((x == 0) & (y == 0))
+    if n and missing_xy.mean() > MAJORITY:
+        problems.append(_missing_coordinate_problem(raw, x, y, xcol, ycol, missing_xy, file=file))
+    ok_xy = ~missing_xy
+    bounds = ((float(x[ok_xy].min()), float(y[ok_xy].min()), float(x[ok_xy].max()),
+               float(y[ok_xy].max())) if ok_xy.any() else None)
+    file_crs = raw.crs if isinstance(raw, gpd.GeoDataFrame) else None
+    crs, crs_problems = resolve_crs(pyproj.CRS(file_crs) if file_crs is not None else None,
+                                    spec.crs, file=file, section="incidents", bounds=bounds)
+    problems += crs_problems
+
+    # dates
+    parsed = parse_dates(raw[spec.date], spec.date_format)
+    bad_date = parsed.isna().to_numpy()
+    if n and bad_date.mean() > MAJORITY:
+        shown = raw[spec.date][bad_date & raw[spec.date].notna().to_numpy()]
+        eg = f" (e.g. {_examples(shown.iloc[:3])})" if len(shown) else ""
+        fmt = f'"{spec.date_format}"' if spec.date_format else "ISO 8601 (e.g. 2024-01-31)"
+        guess = suggest_date_format(raw[spec.date])
+        fix = (f"set date_format = \"{guess}\" in [incidents]." if guess else
+               "set date_format in [incidents] to match the dates, in Python strftime codes "
+               "(e.g. \"%d/%m/%Y\" for 31/01/2024).")
+        problems.append(Problem(
+            file, f"{_pct(int(bad_date.sum()), n)} dates cannot be read with the date format "
+            f"{fmt}{eg}.", fix, column=spec.date, rows=_rows(bad_date)))
+    good_dates = parsed[~bad_date]
+    data_first = good_dates.min().date() if len(good_dates) else None
+    data_last = good_dates.max().date() if len(good_dates) else None
+
+    # filters
+    keep = np.ones(n, dtype=bool)
+    for flt in spec.filters:
+        values = raw[flt.column].astype("str").where(raw[flt.column].notna()).str.strip()
+        hit = values.isin(flt.values).to_numpy()
+        present = values.value_counts()
+        for v in flt.values:
+            if v not in present.index and hit.any():
+                notes.append(f"{file}: filter value '{v}' does not occur in column "
+                             f"'{flt.column}'.")
+        if n and not hit.any():
+            common = ", ".join(f"'{v}'" for v in present.index[:8])
+            near = sorted({m for v in flt.values
+                           for m in close_matches(v, [str(p) for p in present.index])})
+            hint = f" Close values: {', '.join(repr(m) for m in near)}." if near else ""
+            problems.append(Problem(
+                file, f"no row has any of the filter values {list(flt.values)}; the column "
+                f"holds e.g. {common}.{hint}",
+                "correct values in the filter for this column in [incidents] (matching is "
+                "exact and case-sensitive).", column=flt.column))
+        keep &= hit
+
+    # study period
+    start, end = study.start, study.end
+    day = parsed.dt.normalize()
+    out_period = np.zeros(n, dtype=bool)
+    if start is not None:
+        out_period |= (day < pd.Timestamp(start)).to_numpy()
+    if end is not None:
+        out_period |= (day > pd.Timestamp(end)).to_numpy()
+    if (start or end) and data_first and data_last:
+        lo, hi = start or data_first, end or data_last
+        if data_last < lo or data_first > hi:
+            problems.append(Problem(
+                file, f"no incident falls in the study period {lo} to {hi}; the dates run "
+                f"from {data_first} to {data_last}.",
+                "correct start and end in [study], or check date_format in [incidents] "
+                "(day and month swapped?).", column=spec.date))
+
+    # assign one reason per dropped row, in order
+    reason = np.full(n, "", dtype=object)
+    for name, mask in (("missing coordinates", missing_xy), ("bad date", bad_date),
+                       ("excluded by filter", ~keep), ("outside the study period", out_period)):
+        reason[(reason == "") & mask] = name
+    kept = reason == ""
+
+    # reproject and check the extent
+    tx = np.full(n, np.nan)
+    ty = np.full(n, np.nan)
+    if crs is not None and working_crs is not None and ok_xy.any():
+        tx[ok_xy], ty[ok_xy] = transform_xy(x[ok_xy], y[ok_xy], source=crs, target=working_crs)
+        if extent is not None:
+            relevant = ok_xy & keep
+            inside = _inside(tx, ty, extent)
+            outside = relevant & ~inside
+            if relevant.any() and outside.sum() > MAJORITY * relevant.sum():
+                fix = _diagnose_extent(x[relevant], y[relevant], crs, working=working_crs,
+                                       extent=extent, spec=spec, extra=extra_crs)
+                column = xcol if xcol == ycol else f"{xcol}/{ycol}"
+                problems.append(Problem(
+                    file, f"{_pct(int(outside.sum()), int(relevant.sum()))} incidents lie "
+                    f"outside the extent of the areas when read as {crs_label(crs)}.",
+                    fix, column=column, rows=_rows(outside)))
+
+    table = pd.DataFrame({
+        "row": np.flatnonzero(kept) + 1,
+        "x": tx[kept],
+        "y": ty[kept],
+        "date": parsed[kept].to_numpy(),
+    })
+    table["year"] = table["date"].dt.year.astype("int64")
+    if spec.type:
+        types = raw[spec.type].astype("str").where(raw[spec.type].notna()).str.strip()
+        types = types.where(types.notna() & (types != ""), NOT_RECORDED)
+        table["type"] = types[kept].to_numpy()
+    dropped = {name: np.flatnonzero(reason == name) + 1
+               for name in ("missing coordinates", "bad date", "excluded by filter",
+                            "outside the study period")}
+    prepared = PreparedIncidents(table=table, rows_read=n, dropped=dropped,
+                                 data_first=data_first, data_last=data_last,
+                                 crs=crs_label(crs) if crs is not None else None,
+                                 notes=tuple(notes))
+    return prepared, problems
+
+
+# --------------------------------------------------------------------------- covariates
+
+@dataclass(frozen=True)
+class CovariateAccounting:
+    """What happened to one covariate table's rows.
+
+    ``dropped`` has the reasons ``other places`` (keys not in the area file: rows for
+    other places, dropped) and ``no key`` (blank key, e.g. a footer line).
+    ``rows_read == rows_used + sum(dropped)``.
+    """
+
+    name: str
+    file: str
+    rows_read: int
+    rows_used: int
+    dropped: dict[str, int]
+    examples: dict[str, tuple[str, ...]]
+
+    def __post_init__(self) -> None:
+        if self.rows_read != self.rows_used + sum(self.dropped.values()):
+            raise AssertionError(f"covariate rows do not add up for {self.name}: {self}")
+
+    @property
+    def rows_dropped(self) -> int:
+        """Rows read but not used."""
+        return sum(self.dropped.values())
+
+
+@dataclass(frozen=True)
+class CovariateCheck:
+    """Result of :func:`check_covariates`."""
+
+    frame: pd.DataFrame
+    accounting: tuple[CovariateAccounting, ...]
+    problems: tuple[Problem, ...]
+    notes: tuple[str, ...]
+
+
+def covariate_needs(profile: Profile) -> dict[str, list[ColumnNeed]]:
+    """Columns the exposure and features need, each with who asks for it."""
+    needs: dict[str, list[ColumnNeed]] = {}
+
+    def add(column: str | None, what: str, key: str, section: str) -> None:
+        if column:
+            needs.setdefault(column, []).append(ColumnNeed(column, what, key, section))
+
+    add(profile.exposure.column, "the exposure", "column", "[exposure]")
+    for f in profile.features:
+        where = f"[features.{f.name}]"
+        add(f.column, f"feature '{f.name}'", "column", where)
+        for c in f.numerator:
+            add(c, f"a numerator of feature '{f.name}'", "numerator", where)
+        add(f.denominator, f"the denominator of feature '{f.name}'", "denominator", where)
+    return needs
+
+
+def area_needs(spec: AreasSpec) -> list[ColumnNeed]:
+    """Columns the [areas] table names."""
+    needs = [ColumnNeed(spec.id, "the area id", "id", "[areas]"),
+             ColumnNeed(spec.name, "the area name", "name", "[areas]")]
+    needs += [ColumnNeed(col, f"group '{label}'", f"groups.{label}", "[areas]")
+              for label, col in spec.groups]
+    return needs
+
+
+def incident_needs(spec: IncidentsSpec, *, csv: bool) -> list[ColumnNeed]:
+    """Columns the [incidents] table names (coordinates only for CSV files)."""
+    needs = []
+    if csv:
+        needs += [ColumnNeed(spec.x or "", "the x coordinate (easting or longitude)", "x",
+                             "[incidents]"),
+                  ColumnNeed(spec.y or "", "the y coordinate (northing or latitude)", "y",
+                             "[incidents]")]
+    needs.append(ColumnNeed(spec.date, "the incident date", "date", "[incidents]"))
+    if spec.type:
+        needs.append(ColumnNeed(spec.type, "the incident type", "type", "[incidents]"))
+    needs += [ColumnNeed(f.column, "a filter column", "column (in filters)", "[incidents]")
+              for f in spec.filters]
+    return needs
+
+
+def covariate_header_problems(profile: Profile,
+                              headers: dict[str, tuple[str, ...]]) -> list[Problem]:
+    """Check the covariate tables' headers: keys, drop_columns, referenced columns.
+
+    Parameters
+    ----------
+    profile : Profile
+    headers : dict
+        Table name -> its column names, for the tables that could be opened.
+    """
+    problems: list[Problem] = []
+    needs = covariate_needs(profile)
+    kept: dict[str, list[str]] = {}
+    for cov in profile.covariates:
+        if cov.name not in headers:
+            continue
+        cols = headers[cov.name]
+        section = f"[[covariates]] (name = \"{cov.name}\")"
+        key_need = ColumnNeed(cov.key, "the key that joins rows to the areas' id", "key", section)
+        problems += missing_columns(str(cov.path), cols, [key_need])
+        problems += drop_column_conflicts(str(cov.path), cov.drop_columns,
+                                          [key_need, *(n for c in cols if c in needs
+                                                       for n in needs[c][:1])],
+                                          section=section)
+        kept[cov.name] = [c for c in cols if c not in cov.drop_columns]
+    if len(kept) < len(profile.covariates):
+        return problems  # some tables could not be opened: their columns are unknown
+    available = [c for cols in kept.values() for c in cols]
+    present = {c for cols in headers.values() for c in cols}
+    files = ", ".join(str(c.path) for c in profile.covariates)
+    for column, who in needs.items():
+        if column in present:
+            continue  # present (if dropped, reported above)
+        matches = close_matches(column, available)
+        hint = f" Did you mean '{matches[0]}'?" if matches else ""
+        target = matches[0] if matches else "..."
+        need = who[0]
+        problems.append(Problem(
+            files, f"is not in any covariate table ({need.what}, set by {need.key} in "
+            f"{need.section}).{hint}",
+            f"set {need.key} to \"{target}\" in {need.section} (or add the column to a "
+            "covariate table).", column=column))
+    return problems
+
+
+def _numeric(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Numbers, and masks of empty cells and of text that is not a number."""
+    text = values.astype("str").where(values.notna()).str.strip()
+    empty = (text.isna() | (text == "")).to_numpy()
+    numbers = pd.to_numeric(text.where(~empty), errors="coerce")
+    not_number = ~empty & numbers.isna().to_numpy()
+    return numbers.astype(float), empty, not_number
+
+
+def _number_fix(examples: Sequence[str]) -> str:
+    joined = " ".join(str(e) for e in examples)
+    if re.search(r"\d,\d{3}", joined):
+        return "remove the thousands separators (write 1234, not 1,234)."
+    if "%" in joined:
+        return "remove the % signs (write 12.5, not 12.5%)."
+    return ("make every value a plain number (suppressed or missing values such as 'x', '..' "
+            "or '-' need a value; correct or remove those areas).")
+
+
+def check_covariates(profile: Profile, tables: dict[str, pd.DataFrame], *,
+                     area_ids: pd.Index | None) -> CovariateCheck:
+    """Join the covariate tables to the areas by key, checking every referenced column.
+
+    Parameters
+    ----------
+    profile : Profile
+    tables : dict
+        Table name -> text DataFrame (as read), for the tables that could be read and
+        have their key column.
+    area_ids : pandas.Index or None
+        The area ids in areas order; None when the areas could not be read (the keys
+        are then not matched).
+
+    Returns
+    -------
+    CovariateCheck
+        ``frame`` is indexed by ``area_id`` (areas order) with the union of the tables'
+        columns (keys dropped); columns that are all numbers are numeric.
+    """
+    problems: list[Problem] = []
+    notes: list[str] = []
+    accounting: list[CovariateAccounting] = []
+    needs = covariate_needs(profile)
+    owner: dict[str, str] = {}
+    parts: list[pd.DataFrame] = []
+    specs = {c.name: c for c in profile.covariates}
+    for name, raw in tables.items():
+        spec: CovariateSpec = specs[name]
+        file = str(spec.path)
+        n = len(raw)
+        keys = _id_strings(raw[spec.key])
+        no_key = (keys.isna() | (keys == "")).to_numpy()
+        if area_ids is not None:
+            other = ~no_key & ~keys.isin(area_ids).to_numpy()
+        else:
+            other = np.zeros(n, dtype=bool)
+        used = ~no_key & ~other
+        acc = CovariateAccounting(
+            name=name, file=file, rows_read=n, rows_used=int(used.sum()),
+            dropped={"other places": int(other.sum()), "no key": int(no_key.sum())},
+            examples={"other places": tuple(keys[other].iloc[:_EXAMPLES]),
+                      "no key": tuple(str(r) for r in _rows(no_key)[:_EXAMPLES])})
+        accounting.append(acc)
+        if other.any():
+            notes.append(f"{file}: {int(other.sum()):,} rows are for places not in the area "
+                         f"file and were dropped (e.g. {_examples(keys[other], 3)}).")
+        if no_key.any():
+            notes.append(f"{file}: {describe_rows(_rows(no_key))} have no value in "
+                         f"'{spec.key}' and were ignored.")
+        dup = used & keys.duplicated(keep=False).to_numpy()
+        if dup.any():
+            problems.append(Problem(
+                file, f"each area needs exactly one row, but {_n(keys[dup].nunique(), 'key repeats', 'keys repeat')} "
+                f"(e.g. {_examples(keys[dup])}).",
+                "keep one row per area (if the table has one row per year or category, "
+                "filter or pivot it first).", column=spec.key, rows=_rows(dup)))
+        if area_ids is not None:
+            have = set(keys[used])
+            absent = [a for a in area_ids if a not in have]
+            if absent:
+                if not used.any():
+                    msg = (f"no key matches an area id: the table has keys like "
+                           f"{_examples(keys[~no_key])}, the areas have ids like "
+                           f"{_examples(area_ids[:3])}.")
+                    fix = (f"check that key = \"{spec.key}\" names the column with the same "
+                           "codes as the areas' id (same geography and year of codes).")
+                else:
+                    msg = (f"{len(absent):,} of {len(area_ids):,} areas have no row in this "
+                           f"table (e.g. {_examples(absent)}).")
+                    fix = ("add a row for every area (the table must cover the whole area "
+                           "file), or check that both use the same codes.")
+                problems.append(Problem(file, msg, fix, column=spec.key))
+        # referenced columns: numbers only, in the rows used
+        for column, who in needs.items():
+            if column not in raw.columns:
+                continue
+            numbers, empty, text = _numeric(raw[column])
+            text = text & used
+            empty = empty & used
+            what = who[0].what
+            if text.any():
+                bad = raw[column][text]
+                problems.append(Problem(
+                    file, f"{what} must be numbers, but {_n(int(text.sum()), 'value is', 'values are')} not "
+                    f"(e.g. {_examples(bad)}).", _number_fix(list(bad.iloc[:5])),
+                    column=column, rows=_rows(text)))
+            if empty.any():
+                problems.append(Problem(
+                    file, f"{what} has {_n(int(empty.sum()), 'empty value', 'empty values')}.",
+                    "fill in every area's value (0 where it is truly zero).",
+                    column=column, rows=_rows(empty)))
+            if column == profile.exposure.column:
+                negative = used & (numbers < 0).to_numpy()
+                if negative.any():
+                    problems.append(Problem(
+                        file, "the exposure must not be negative.",
+                        "correct the values.", column=column, rows=_rows(negative)))
+        # build the frame: first row per key, in areas order
+        body = raw.loc[used].drop(columns=[spec.key])
+        body.index = pd.Index(keys[used], name="area_id")
+        body = body[~body.index.duplicated(keep="first")]
+        rename = {}
+        for column in body.columns:
+            if column in owner:
+                if column in needs:
+                    problems.append(Problem(
+                        file, f"is also in the '{owner[column]}' table, so "
+                        f"{needs[column][0].what} is ambiguous.",
+                        f"list \"{column}\" in drop_columns of one of the two tables.",
+                        column=column))
+                rename[column] = f"{name}.{column}"
+            else:
+                owner[column] = name
+        parts.append(body.rename(columns=rename))
+    frame = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=pd.Index([], name="area_id"))
+    if area_ids is not None:
+        frame = frame.reindex(pd.Index(area_ids, name="area_id"))
+    for column in frame.columns:
+        numbers, empty, text = _numeric(frame[column])
+        if not text.any() and not empty.all():
+            frame[column] = numbers
+    return CovariateCheck(frame=frame, accounting=tuple(accounting), problems=tuple(problems),
+                          notes=tuple(notes))

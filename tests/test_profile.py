@@ -1,0 +1,111 @@
+"""The dataset profile loader: the sample loads, and broken profiles list every problem."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from geo.errors import ProfileError
+from geo.profile import load_profile
+
+GOOD = """
+name = "Test"
+[areas]
+path = "a.gpkg"
+id = "code"
+name = "label"
+[areas.provenance]
+publisher = "P"
+licence = "OGL"
+attribution = "A"
+[incidents]
+path = "i.csv"
+x = "east"
+y = "north"
+crs = "EPSG:27700"
+date = "when"
+[incidents.provenance]
+publisher = "P"
+agreement = "DSA-42"
+attribution = "A"
+[[covariates]]
+name = "c"
+path = "c.csv"
+key = "code"
+[covariates.provenance]
+publisher = "P"
+licence = "OGL"
+attribution = "A"
+[exposure]
+column = "households"
+[features.score]
+column = "score"
+label = "Score"
+"""
+
+
+def _write(tmp: Path, text: str) -> Path:
+    for name in ("a.gpkg", "i.csv", "c.csv"):
+        (tmp / name).write_text("x", encoding="utf-8")
+    path = tmp / "p.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_sample_profile_loads(sample_profile: Path) -> None:
+    profile = load_profile(sample_profile)
+    assert profile.areas.id == "lsoa21_code"
+    assert profile.areas.group_columns == {"borough": "ltla24_name"}
+    assert profile.study.end == date(2024, 8, 31)
+    assert [f.name for f in profile.features] == ["imd_score", "social_rent_share", "flat_share"]
+    assert set(profile.input_files()) == {"areas", "incidents", "covariates:imd",
+                                          "covariates:census"}
+
+
+def test_a_minimal_profile_loads_with_defaults(tmp_path: Path) -> None:
+    profile = load_profile(_write(tmp_path, GOOD))
+    assert profile.areas.path == tmp_path / "a.gpkg"     # relative to the profile
+    assert profile.incidents.provenance.agreement == "DSA-42"
+    assert profile.bands.k == 5
+    assert profile.disclosure.threshold == 5
+    assert profile.working_crs is None
+
+
+def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match="does not exist"):
+        load_profile(tmp_path / "nope.toml")
+    with pytest.raises(ProfileError, match="not valid TOML"):
+        load_profile(_write(tmp_path, "name = "))
+
+
+def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
+    text = (GOOD.replace('id = "code"\n', "")
+            .replace('x = "east"\ny = "north"\n', "")
+            .replace('path = "c.csv"', 'path = "missing.csv"')
+            + '\n[model]\nfamily = "gaussian"\n[study]\nstart = 2020-01-01\nend = 2019-01-01\n'
+            + '[bands]\nk = 3\nlabels = ["Low", "High"]\n')
+    with pytest.raises(ProfileError) as info:
+        load_profile(_write(tmp_path, text))
+    text_err = str(info.value)
+    assert "areas.id" in text_err
+    assert "needs coordinate columns" in text_err
+    assert "missing.csv does not exist" in text_err
+    assert "unknown family 'gaussian'" in text_err
+    assert "start 2020-01-01 is after end 2019-01-01" in text_err
+    assert "2 labels given for k = 3" in text_err
+    assert len(info.value.problems) == 6
+
+
+def test_provenance_needs_a_licence_or_agreement(tmp_path: Path) -> None:
+    text = GOOD.replace('agreement = "DSA-42"\n', "")
+    with pytest.raises(ProfileError, match="neither a licence nor a data-sharing agreement"):
+        load_profile(_write(tmp_path, text))
+
+
+def test_feature_needs_exactly_one_of_column_or_numerator(tmp_path: Path) -> None:
+    text = GOOD + 'numerator = ["a"]\n'
+    with pytest.raises(ProfileError, match="numerator needs a denominator") as info:
+        load_profile(_write(tmp_path, text))
+    assert "give exactly one of column" in str(info.value)
