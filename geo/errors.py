@@ -10,11 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
+    "BandSchemeError",
+    "DisclosureError",
+    "FeatureError",
     "FireRiskError",
     "InputFileError",
+    "ModelInputError",
+    "PersonalDataError",
     "Problem",
     "ProfileError",
+    "ReportRequestError",
     "ResultsFileError",
+    "UnsafeFileError",
     "describe_rows",
 ]
 
@@ -89,3 +96,45 @@ class ResultsFileError(FireRiskError):
     """A results GeoPackage is missing layers or columns the tool expects."""
 
     headline = "The results file cannot be used"
+
+
+class FeatureError(FireRiskError):
+    """Model features cannot be built: a covariate column is missing or not numeric."""
+
+    headline = "The model features cannot be built"
+
+
+class ModelInputError(FireRiskError):
+    """The count model was given inputs it cannot use (for example, years it must not see)."""
+
+    headline = "The model inputs have problems"
+
+
+class BandSchemeError(FireRiskError):
+    """An unknown or unusable banding scheme was asked for."""
+
+    headline = "The priority bands cannot be made"
+
+
+class ReportRequestError(FireRiskError):
+    """A PDF report asked for a group, column or selection the results do not hold."""
+
+    headline = "The report cannot be made"
+
+
+class PersonalDataError(FireRiskError):
+    """An input holds, or looks like it holds, information about identifiable people."""
+
+    headline = "The input seems to contain personal data, so it was not read"
+
+
+class UnsafeFileError(FireRiskError):
+    """A file was refused: wrong real type, too large, or a hostile archive."""
+
+    headline = "The file was refused"
+
+
+class DisclosureError(FireRiskError):
+    """Counts or disclosure settings that cannot be protected for publication."""
+
+    headline = "The counts cannot be prepared for publication"
