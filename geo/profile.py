@@ -496,7 +496,7 @@ def load_profile(path: str | Path) -> Profile:
         r.problem("disclosure.mode", f"expected internal or public, got {mode!r}.",
                   "write mode = \"internal\" (service staff) or \"public\".")
         mode = "internal"
-    disclosure = DisclosureSpec(threshold=r.int_(d, "threshold", "disclosure", 5, minimum=2) or 5,
+    disclosure = DisclosureSpec(threshold=r.int_(d, "threshold", "disclosure", 5, minimum=3) or 5,
                                 mode=str(mode))
 
     stations = None
