@@ -30,6 +30,10 @@ class _Progress:
         self.quiet = quiet
         self.start = time.perf_counter()
 
+    def pages(self, done: int, total: int, message: str) -> None:
+        """Progress callback for the PDF renderers."""
+        self(f"{message} ({done}/{total})", done / total if total else None)
+
     def __call__(self, message: str, fraction: float | None = None) -> None:
         if self.quiet:
             return
@@ -78,7 +82,7 @@ def _cmd_report(args: argparse.Namespace, progress: _Progress) -> int:
     results = read_results(args.results)
     options = ReportOptions(paper=args.paper, orientation=args.orientation, label_top=args.label_top)
     summary = render_map_pdf(results, Path(args.out), group_column=args.group,
-                             group_value=args.value, options=options, progress=progress)
+                             group_value=args.value, options=options, progress=progress.pages)
     print(f"Wrote {args.out} ({summary.pages} pages)")
     return 0
 
@@ -90,7 +94,7 @@ def _cmd_atlas(args: argparse.Namespace, progress: _Progress) -> int:
     results = read_results(args.results)
     options = ReportOptions(paper=args.paper, orientation=args.orientation, label_top=args.label_top)
     summary = render_atlas_pdf(results, Path(args.out), by=args.by, options=options,
-                               progress=progress)
+                               progress=progress.pages)
     print(f"Wrote {args.out} ({summary.pages} pages)")
     return 0
 

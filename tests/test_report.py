@@ -6,7 +6,6 @@ import dataclasses
 import io
 import math
 import re
-import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,15 +26,6 @@ from report.mapsheet import MapData, MapPageRequest, draw_map_page, place_labels
 GENERATED = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 GENERATED_TEXT = "14 March 2025"
 ATLAS_GROUPS = ["City of London", "Hackney", "Camden"]
-
-
-# TEMPORARY fallback until tests/conftest.py provides `sample_results` (the real London
-# results built once). The lead should delete this fixture then.
-@pytest.fixture(scope="module")
-def sample_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dst = tmp_path_factory.mktemp("results") / "results.gpkg"
-    shutil.copy("/tmp/dev_results.gpkg", dst)
-    return dst
 
 
 @pytest.fixture(scope="module")

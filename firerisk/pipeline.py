@@ -1,0 +1,438 @@
+"""The build pipeline: profile in, results GeoPackage out.
+
+``load -> validate -> aggregate`` (geo) ``-> features -> model -> evaluate -> bands ->
+uncertainty -> explanations -> disclosure control`` (risk) ``-> write`` (geo.results).
+
+Disclosure control is applied here, once, to every table before it is written: the app,
+the CSV export and the PDFs only ever read the protected results file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geo.profile import Profile, load_profile
+
+__all__ = ["BuildOutputs", "build", "compute", "evaluate", "file_sha256", "model_config"]
+
+Progress = Callable[[str, float | None], None]
+
+_PACKAGES = ("firerisk", "geopandas", "shapely", "pyogrio", "pyproj", "pandas", "numpy",
+             "statsmodels", "libpysal", "esda", "mapclassify", "streamlit", "folium", "matplotlib")
+
+
+def _noop(message: str, fraction: float | None = None) -> None:
+    return None
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def model_config(profile: Profile) -> Any:
+    """The model configuration implied by a profile."""
+    from risk.model import ModelConfig
+
+    return ModelConfig(
+        family=profile.model.family,  # type: ignore[arg-type]  # checked by load_profile
+        features=tuple(f.name for f in profile.features),
+        history=profile.model.history,
+        history_years=profile.study.history_years,
+        spatial_lag=profile.model.spatial_lag,
+    )
+
+
+@dataclass(frozen=True)
+class BuildOutputs:
+    """Everything the build computed, before it is written (kept in memory for tests)."""
+
+    profile: Profile
+    areas: gpd.GeoDataFrame = field(repr=False)
+    targets: pd.DataFrame = field(repr=False)
+    run: dict[str, dict[str, Any]] = field(repr=False)
+    provenance: pd.DataFrame = field(repr=False)
+    band_breaks: pd.DataFrame = field(repr=False)
+    extra: dict[str, pd.DataFrame] = field(repr=False)
+
+
+def _weights(areas: gpd.GeoDataFrame) -> Any:
+    from libpysal.weights import Queen
+
+    return Queen.from_dataframe(areas.reset_index(drop=True), ids=list(areas["area_id"]),
+                                use_index=False, silence_warnings=True)
+
+
+def _provenance_table(profile: Profile, inputs: Any, checksums: dict[str, str]) -> pd.DataFrame:
+    rows = []
+    for role, path in profile.input_files().items():
+        prov = profile.provenance()[role]
+        counts = inputs.input_rows.get(role)
+        rows.append({
+            "role": role,
+            "file": path.name,
+            "publisher": prov.publisher,
+            "licence": prov.licence,
+            "agreement": prov.agreement,
+            "date": prov.date,
+            "url": prov.url,
+            "sha256": checksums[role],
+            "rows_read": None if counts is None else counts.rows_read,
+            "rows_used": None if counts is None else counts.rows_used,
+            "rows_dropped": None if counts is None else counts.rows_dropped,
+            "attribution": prov.attribution,
+        })
+    return pd.DataFrame(rows)
+
+
+def _published_history(reasons: pd.DataFrame, published_total: pd.Series) -> pd.DataFrame:
+    """Put the protected multi-year total into history sentences.
+
+    The explanation step writes counts as ``\\x00n\\x00`` tokens; each is replaced by the
+    area's published total (``"12"``, ``"<5"`` or, when withheld, ``"some"``), so a
+    sentence can never show a count the tables withhold.
+    """
+    out = reasons.copy()
+    for col in out.columns:
+        texts = []
+        for area, text in out[col].items():
+            text = "" if not isinstance(text, str) else text
+            if "\x00" in text:
+                shown = str(published_total.get(area, "[c]"))
+                head, _, rest = text.partition("\x00")
+                _, _, tail = rest.partition("\x00")
+                text = head + ("some" if shown == "[c]" else shown) + tail
+                text = text[:1].upper() + text[1:]
+            texts.append(text)
+        out[col] = texts
+    return out
+
+
+def compute(
+    profile: Profile | str | Path,
+    *,
+    progress: Progress | None = None,
+    evaluate: bool = True,
+    mode: str | None = None,
+    bootstrap: int | None = None,
+) -> BuildOutputs:
+    """Run every step of the build in memory and return what would be written.
+
+    Parameters
+    ----------
+    profile : Profile or path
+        The dataset profile.
+    progress : callable, optional
+        ``progress(message, fraction)`` at each step.
+    evaluate : bool
+        Also run the rolling-origin backtest (adds the ``evaluation`` layers).
+    mode : {"internal", "public"}, optional
+        Output mode; default is the profile's ``[disclosure] mode``.
+    bootstrap : int, optional
+        Bootstrap resamples for the backtest intervals (default from the profile).
+    """
+    from geo.guard import check_profile_inputs
+    from geo.ingest import load_inputs
+    from risk.bands import classify
+    from risk.disclosure import DisclosurePolicy, DisclosureReport, protect_counts, public_view
+    from risk.explain import explain_fit
+    from risk.features import build_features
+    from risk.model import fit_predict
+    from risk.uncertainty import simulate
+
+    say = progress or _noop
+    if not isinstance(profile, Profile):
+        profile = load_profile(profile)
+    mode = mode or profile.disclosure.mode
+    started = datetime.now(UTC)
+
+    say("Checking the input files for personal data", 0.02)
+    check_profile_inputs(profile)
+    say("Computing checksums of the input files", 0.05)
+    checksums = {role: file_sha256(path) for role, path in profile.input_files().items()}
+
+    say("Reading and checking the input files", 0.08)
+    inputs = load_inputs(profile, progress=lambda m: say(m, None))
+    areas = inputs.areas.reset_index(drop=True)
+    ids = pd.Index(areas["area_id"], name="area_id")
+    group_labels = [label for label, _ in profile.areas.groups]
+    if profile.stations is not None:
+        from geo.stations import STATION_LABEL, read_station_lookup
+
+        say("Reading the area-to-station lookup", None)
+        areas[STATION_LABEL] = read_station_lookup(profile.stations, ids).to_numpy()
+        group_labels.append(STATION_LABEL)
+    full_years = list(inputs.years.full_years)
+    if len(full_years) < 2:
+        from geo.errors import InputFileError, Problem
+
+        raise InputFileError([Problem(
+            str(profile.incidents.path),
+            f"the incidents cover {len(full_years)} full calendar year(s); the model needs at least 2.",
+            "supply at least two full years of incidents, or widen [study] start/end.",
+            column=profile.incidents.date)])
+    next_year = max(full_years) + 1
+    counts = inputs.counts.reindex(ids).fillna(0).astype(int)
+
+    say("Building the model's features", 0.25)
+    covariates = build_features(inputs.covariates_raw.reindex(ids), features=profile.features,
+                                exposure=profile.exposure)
+    if "IMD_decile" in inputs.covariates_raw.columns:
+        imd_decile = inputs.covariates_raw["IMD_decile"].reindex(ids)
+    else:
+        imd_decile = None
+
+    say("Finding neighbouring areas", 0.3)
+    weights = _weights(areas)
+
+    config = model_config(profile)
+    say(f"Fitting the model to {min(full_years)}-{max(full_years)} (forecast for {next_year})", 0.35)
+    fit = fit_predict(counts[full_years], covariates, target_year=next_year, config=config,
+                      weights=weights)
+
+    say("Sorting areas into priority bands", 0.45)
+    rate = fit.rate_per_1000.reindex(ids)
+    bands = classify(rate, scheme=profile.bands.scheme, k=profile.bands.k,
+                     labels=profile.bands.labels, title=profile.bands.title)
+
+    say(f"Simulating {profile.model.simulations:,} years for the uncertainty", 0.5)
+    unc = simulate(fit, n_sim=profile.model.simulations, seed=profile.model.seed, bands=bands,
+                   rank_by="rate")
+
+    say("Writing the plain-language reasons", 0.6)
+    reasons = explain_fit(fit, features=profile.features,
+                          count_formatter=lambda n: f"\x00{int(n)}\x00")
+
+    say("Applying small-number suppression", 0.65)
+    policy = DisclosurePolicy(threshold=profile.disclosure.threshold, mode="internal")
+    recent = list(fit.recent_years)
+    first_group = group_labels[0] if group_labels else None
+    protected = protect_counts(
+        counts.rename(columns=lambda y: f"obs_{y}"),
+        groups=areas.set_index("area_id")[first_group] if first_group else None,
+        policy=policy, total_label="obs_recent",
+        total_years=[f"obs_{y}" for y in recent],
+        grand_label="All areas" if first_group else None,
+    )
+    reasons = _published_history(reasons.reindex(ids), protected.area_table["obs_recent"])
+
+    say("Assembling the results", 0.7)
+    out = areas[["area_id", "area_name", *group_labels]].copy()
+    out["households"] = covariates["households"].reindex(ids).to_numpy()
+    for feature in profile.features:
+        out[feature.name] = covariates[feature.name].reindex(ids).to_numpy()
+    if imd_decile is not None:
+        out["imd_decile"] = imd_decile.to_numpy()
+    for col in protected.area_table.columns:
+        out[col] = protected.area_table[col].reindex(ids).to_numpy()
+    # Model outputs are published rounded: at full precision, expected fires together with
+    # the coefficients and features would let a reader work back the (suppressed) history
+    # counts the model was fitted on. Ranking uses the unrounded values.
+    exact_expected = fit.expected.reindex(ids).to_numpy()
+    exact_rate = rate.to_numpy()
+    out["expected"] = np.round(exact_expected, 1)
+    out["risk_per_1000"] = np.round(exact_rate, 1)
+    # Rank by expected fires per 1,000 households: with a fixed number of homes a crew can
+    # visit, the highest-rate areas find the most fires (see README, Method).
+    order = np.lexsort((out["area_id"].to_numpy(), -np.nan_to_num(exact_expected, nan=-1.0),
+                        -np.nan_to_num(exact_rate, nan=-1.0)))
+    rank = np.empty(len(out), dtype=int)
+    rank[order] = np.arange(1, len(out) + 1)
+    out["rank"] = rank
+    band_index = bands.band_index.reindex(ids)
+    out["band_index"] = band_index.astype("Int64").to_numpy()
+    out["band"] = bands.band_label.reindex(ids).to_numpy()
+    uf = unc.frame().reindex(ids)
+    out["pi_low"] = uf["pi_low"].to_numpy()
+    out["pi_high"] = uf["pi_high"].to_numpy()
+    out["p_top10"] = np.round(uf["p_top10"].to_numpy(dtype=float), 2)
+    out["uncertain_band"] = uf["uncertain_band"].astype(bool).to_numpy()
+    for i, col in enumerate(reasons.columns[:3], start=1):
+        out[f"reason_{i}"] = reasons[col].fillna("").to_numpy()
+    out["model_note"] = fit.flags.reindex(ids).fillna("").to_numpy()
+
+    band_breaks = bands.breaks_table()
+    count_cols = list(protected.area_table.columns)
+    rate_cols = ["expected", "risk_per_1000", "pi_low", "pi_high", "p_top10"]
+    group_table = protected.group_table.reset_index().rename(columns={"index": first_group or "group"})
+    if mode == "public":
+        out = public_view(out, count_columns=count_cols, rate_columns=rate_cols)
+        for col in ("reason_1", "reason_2", "reason_3"):
+            if col in out:
+                out[col] = [r if "\x00" not in r and "fire" not in r.lower() else
+                            "More fires than expected for an area like this in recent years"
+                            for r in out[col]]
+        band_breaks = band_breaks.assign(lower=np.nan, upper=np.nan)
+        group_table = None
+
+    geo_out = gpd.GeoDataFrame(out, geometry=areas.geometry.to_numpy(), crs=areas.crs)
+    targets = pd.DataFrame(geo_out.drop(columns="geometry")).sort_values("rank").reset_index(drop=True)
+
+    report = DisclosureReport.from_protected(protected, person_level_data_read=False, notes=(
+        "Model outputs (expected fires, rates, ranges) are rounded so that they cannot be "
+        "worked back into the suppressed counts they were fitted on.",))
+    if mode == "public":
+        report = DisclosureReport(threshold=policy.threshold, mode=mode, primary_cells=0,
+                                  secondary_cells=0, person_level_data_read=False,
+                                  notes=("Public mode: no incident counts or rates are published.",))
+    extra: dict[str, pd.DataFrame] = {
+        "coefficients": fit.coef_table().reset_index().round(3),
+    }
+    if group_table is not None:
+        extra["group_counts"] = group_table
+
+    evaluation_summary: dict[str, Any] = {}
+    if evaluate:
+        say("Backtesting the ranking against simple rules (this takes a while)", 0.75)
+        result = run_backtest(profile, counts, covariates, full_years, weights=weights,
+                              bootstrap=bootstrap)
+        from risk.evaluate import capture_curve
+
+        doc = result.to_dict()
+        extra["evaluation"] = _evaluation_table(doc)
+        extra["evaluation_curve"] = capture_curve(result).reset_index(drop=True)
+        evaluation_summary = {"pooled": doc.get("pooled", {})}
+
+    finished = datetime.now(UTC)
+    run: dict[str, dict[str, Any]] = {
+        "profile": {
+            "name": profile.name, "service": profile.service, "source": profile.source.name,
+            "groups": group_labels, "contact": profile.contact,
+            "exposure": profile.exposure.label,
+            "features": {f.name: {"label": f.label, "unit": f.unit} for f in profile.features},
+            "bands": {"scheme": profile.bands.scheme, "k": profile.bands.k,
+                      "labels": list(profile.bands.labels), "title": profile.bands.title},
+        },
+        "years": {
+            "full": full_years, "partial": list(inputs.years.partial_years),
+            "coverage": inputs.years.describe(),
+            "spans": [{"year": s.year, "first": s.first, "last": s.last, "full": s.full}
+                      for s in inputs.years],
+            "next_year": next_year, "recent": recent,
+            "data_first": inputs.data_first, "data_last": inputs.data_last,
+        },
+        "accounting": inputs.accounting.as_dict(),
+        "covariates": {c.name: {"rows_read": c.rows_read, "rows_used": c.rows_used,
+                                "dropped": dict(c.dropped)} for c in inputs.covariate_accounting},
+        "model": {"name": _model_name(fit), **fit.summary()},
+        "disclosure": {**report.to_dict(), "rule": "see README: Privacy and disclosure"},
+        "versions": _versions(),
+        "checksums": checksums,
+        "build": {"generated_at": finished.isoformat(timespec="seconds"),
+                  "seconds": round((finished - started).total_seconds(), 2),
+                  "working_crs": inputs.working_crs, "notes": list(inputs.notes) +
+                  list(covariates.attrs.get("notes", ()))},
+        "evaluation": evaluation_summary,
+    }
+    say("Done", 1.0)
+    return BuildOutputs(profile=profile, areas=geo_out, targets=targets, run=run,
+                        provenance=_provenance_table(profile, inputs, checksums),
+                        band_breaks=band_breaks, extra=extra)
+
+
+def _model_name(fit: Any) -> str:
+    family = "negative binomial" if fit.family == "negative_binomial" else "Poisson"
+    history = " with the area's own fire history" if fit.config.history else ""
+    return f"{family} GLM (log households offset){history}"
+
+
+def _evaluation_table(doc: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    pooled = doc.get("pooled", {})
+    entries = [("model", pooled.get("model", {}))]
+    entries += list(pooled.get("baselines", {}).items())
+    for name, metrics in entries:
+        row: dict[str, Any] = {"ranking": name}
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) or value is None:
+                row[key] = value
+        ci = metrics.get("ci", {})
+        for key, bounds in ci.items():
+            if isinstance(bounds, (list, tuple)) and len(bounds) == 2:
+                row[f"{key}_low"], row[f"{key}_high"] = bounds
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_backtest(profile: Profile, counts: pd.DataFrame, covariates: pd.DataFrame,
+                 full_years: list[int], *, weights: Any = None, bootstrap: int | None = None,
+                 origins: tuple[int, int] | None = None) -> Any:
+    """The rolling-origin backtest configured by the profile's ``[evaluation]`` table."""
+    from risk.evaluate import backtest
+
+    ev = profile.evaluation
+    first, last = origins if origins else (ev.first, ev.last)
+    chosen = [y for y in full_years
+              if (first is None or y >= first) and (last is None or y <= last)]
+    imd = next((f.name for f in profile.features if "imd" in f.name.lower()), None)
+    return backtest(counts[full_years], covariates, full_years=full_years, origins=chosen or None,
+                    config=model_config(profile), window_years=ev.window_years,
+                    imd_column=imd, bootstrap=ev.bootstrap if bootstrap is None else bootstrap,
+                    seed=ev.seed, weights=weights, model_rank="rate")
+
+
+def evaluate(profile: Profile | str | Path, *, progress: Progress | None = None,
+             origins: tuple[int, int] | None = None, bootstrap: int | None = None) -> Any:
+    """Load the inputs and run only the backtest (``firerisk evaluate``)."""
+    from geo.guard import check_profile_inputs
+    from geo.ingest import load_inputs
+    from risk.features import build_features
+
+    say = progress or _noop
+    if not isinstance(profile, Profile):
+        profile = load_profile(profile)
+    check_profile_inputs(profile)
+    say("Reading and checking the input files", 0.05)
+    inputs = load_inputs(profile, progress=lambda m: say(m, None))
+    areas = inputs.areas.reset_index(drop=True)
+    ids = pd.Index(areas["area_id"], name="area_id")
+    counts = inputs.counts.reindex(ids).fillna(0).astype(int)
+    covariates = build_features(inputs.covariates_raw.reindex(ids), features=profile.features,
+                                exposure=profile.exposure)
+    say("Backtesting", 0.3)
+    return run_backtest(profile, counts, covariates, list(inputs.years.full_years),
+                        weights=_weights(areas), bootstrap=bootstrap, origins=origins)
+
+
+def build(profile: Profile | str | Path, out: str | Path, *, progress: Progress | None = None,
+          evaluate: bool = True, mode: str | None = None, bootstrap: int | None = None) -> Path:
+    """Build the results GeoPackage for a profile (``firerisk build``).
+
+    Returns
+    -------
+    Path
+        The GeoPackage written.
+    """
+    from geo.results import write_results
+
+    outputs = compute(profile, progress=progress, evaluate=evaluate, mode=mode,
+                      bootstrap=bootstrap)
+    (progress or _noop)("Writing the GeoPackage", None)
+    return write_results(out, areas=outputs.areas, targets=outputs.targets, run=outputs.run,
+                         provenance=outputs.provenance, band_breaks=outputs.band_breaks,
+                         extra=outputs.extra)
