@@ -9,6 +9,7 @@ coordinates or incident-level rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,18 +22,21 @@ from geo.errors import Problem, ResultsFileError
 
 __all__ = [
     "AREA_COLUMNS",
+    "INTERNAL_COLUMNS",
     "OPTIONAL_LAYERS",
     "REQUIRED_LAYERS",
     "Results",
     "read_results",
     "run_table",
+    "table_reader",
     "write_results",
 ]
 
 REQUIRED_LAYERS = ("areas", "targets", "run", "provenance", "band_breaks")
 OPTIONAL_LAYERS = ("evaluation", "evaluation_curve", "model_comparison", "coefficients")
-AREA_COLUMNS = ("area_id", "area_name", "households", "expected", "risk_per_1000", "rank",
-                "band", "band_index")
+AREA_COLUMNS = ("area_id", "area_name", "households", "rank", "band", "band_index")
+#: Columns an internal-mode file must also hold (public files carry bands and ranks only).
+INTERNAL_COLUMNS = ("expected", "risk_per_1000")
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,15 @@ def write_results(
     return path
 
 
+def table_reader(path: Path) -> Callable[[str], pd.DataFrame]:
+    """A function reading one attribute-only layer of *path* as a DataFrame."""
+
+    def table(name: str) -> pd.DataFrame:
+        return pd.DataFrame(pyogrio.read_dataframe(path, layer=name, read_geometry=False))
+
+    return table
+
+
 def read_results(path: str | Path) -> Results:
     """Read a results GeoPackage written by :func:`write_results`.
 
@@ -140,17 +153,18 @@ def read_results(path: str | Path) -> Results:
             str(path), f"expected layers {', '.join(REQUIRED_LAYERS)}; missing {', '.join(missing)} "
             f"(found {', '.join(sorted(layers)) or 'none'}).", fix)])
     areas = gpd.read_file(path, layer="areas", engine="pyogrio")
-    absent = [c for c in AREA_COLUMNS if c not in areas.columns]
+    run_layer = table_reader(path)("run")
+    run: dict[str, dict[str, Any]] = {}
+    for row in run_layer.itertuples(index=False):
+        run.setdefault(str(row.section), {})[str(row.key)] = json.loads(str(row.value))
+    public = str(run.get("disclosure", {}).get("mode", "internal")) == "public"
+    needed = AREA_COLUMNS if public else AREA_COLUMNS + INTERNAL_COLUMNS
+    absent = [c for c in needed if c not in areas.columns]
     if absent:
         raise ResultsFileError([Problem(str(path), f"the areas layer lacks {', '.join(absent)}.", fix,
                                         column=absent[0])])
 
-    def table(name: str) -> pd.DataFrame:
-        return pd.DataFrame(pyogrio.read_dataframe(path, layer=name, read_geometry=False))
-
-    run: dict[str, dict[str, Any]] = {}
-    for row in table("run").itertuples(index=False):
-        run.setdefault(str(row.section), {})[str(row.key)] = json.loads(str(row.value))
+    table = table_reader(path)
     extra = {name: table(name) for name in OPTIONAL_LAYERS if name in layers}
     return Results(path=path, areas=areas, targets=table("targets"), run=run,
                    provenance=table("provenance"), band_breaks=table("band_breaks"), extra=extra)

@@ -308,7 +308,8 @@ def test_no_leakage_model_sees_only_years_before_origin() -> None:
     counts[2021] = 999  # a partial year that is never a full year
     spy = _Spy()
     res = backtest(counts, cov, full_years=range(2010, 2021), origins=None,
-                   config=ModelConfig(history=True, history_years=6), window_years=4,
+                   config=ModelConfig(history=True, history_years=6, history_window=None),
+                   window_years=4,
                    bootstrap=0, fit=spy)
     assert [t for t, _, _ in spy.seen] == list(range(2014, 2021))
     for t, cols, seen in spy.seen:
@@ -551,7 +552,8 @@ def test_london_backtest_with_the_real_model(london: tuple[pd.DataFrame, pd.Data
     res = backtest(counts, cov, full_years=range(2009, 2024), origins=range(2015, 2024),
                    config=ModelConfig(), bootstrap=100, fit=spy_fit)
     assert [t for t, _ in seen] == list(range(2015, 2024))
-    assert all(max(cols) == t - 1 and len(cols) == 6 for t, cols in seen)
+    # the default model looks back over every full year (history_window 15 > years available)
+    assert all(max(cols) == t - 1 and len(cols) == t - 2009 for t, cols in seen)
     doc = json.loads(json.dumps(res.to_dict(), allow_nan=False))
     assert len(doc["origins"]) == 9
     assert sum(o["incidents"] for o in doc["origins"]) == int(

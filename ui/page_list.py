@@ -1,0 +1,64 @@
+"""Page "Priority list": the ranked areas in the current filter, with a CSV download."""
+
+from __future__ import annotations
+
+import re
+
+import streamlit as st
+
+from ui import state
+from ui.bands import AS_PUBLISHED
+from ui.exports import targets_csv, targets_table
+from ui.text import md_escape
+
+__all__ = ["render"]
+
+
+def _file_name(profile_name: str, where: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{profile_name} {where}").strip("-").lower()
+    return f"priority-list-{slug[:80] or 'areas'}.csv"
+
+
+def render() -> None:
+    """Draw the list page."""
+    results = state.current_results()
+    sel = state.selection(results)
+    scheme = str(st.session_state.get("band_scheme", AS_PUBLISHED))
+    banding = state.banding(results, scheme)
+    group = None if sel.is_all else sel.column
+    value = None if sel.is_all else sel.value
+
+    st.header("Areas in priority order for home fire safety visits")
+    table = targets_table(results, group=group, value=value, banding=banding)
+    st.caption(f"{len(table):,} areas ({md_escape(sel.describe())}), highest priority first. "
+               "“Expected incidents” is the number of dwelling fires the model expects in the "
+               "area next year; the 90% range is where the count should fall 9 years in 10.")
+
+    config = {
+        "Rank": st.column_config.NumberColumn("Rank", help="1 = highest priority in the "
+                                              "whole service area", format="%d"),
+        "Households": st.column_config.NumberColumn(format="localized"),
+        "Expected incidents": st.column_config.NumberColumn(format="%.1f"),
+        "Chance in top 10%": st.column_config.NumberColumn(
+            format="%.0f%%", help="How often the area lands in the top 10% when the "
+            "model's uncertainty is taken into account"),
+        "Reasons": st.column_config.TextColumn(width="large"),
+    }
+    st.dataframe(table, hide_index=True, column_config=config, width="stretch", height=520)
+
+    profile_name = str(results.run.get("profile", {}).get("name", "areas"))
+    st.download_button(
+        "Download this list (CSV)",
+        data=targets_csv(results, group=group, value=value, banding=banding),
+        file_name=_file_name(profile_name, sel.describe()),
+        mime="text/csv",
+        key="download_targets",
+    )
+    mode = results.mode
+    st.caption(f"Output mode: {md_escape(mode)}. Counts from 1 to {results.threshold - 1} "
+               f"are shown as “<{results.threshold}”.")
+    st.text(results.attribution())
+
+
+if __name__ == "__main__":
+    render()
