@@ -293,9 +293,10 @@ def compute(
     geo_out = gpd.GeoDataFrame(out, geometry=areas.geometry.to_numpy(), crs=areas.crs)
     targets = pd.DataFrame(geo_out.drop(columns="geometry")).sort_values("rank").reset_index(drop=True)
 
-    report = DisclosureReport.from_protected(protected, person_level_data_read=False, notes=(
-        "Model outputs (expected fires, rates, ranges) are rounded so that they cannot be "
-        "worked back into the suppressed counts they were fitted on.",))
+    rounding_note = ("Model outputs (expected fires, rates, chances) are published rounded, to "
+                     "make it impractical to work back the suppressed counts they were fitted on.")
+    report = DisclosureReport.from_protected(protected, person_level_data_read=False,
+                                             notes=(rounding_note,))
     if mode == "public":
         report = DisclosureReport(threshold=policy.threshold, mode=mode, primary_cells=0,
                                   secondary_cells=0, person_level_data_read=False,
