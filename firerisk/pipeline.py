@@ -28,6 +28,9 @@ __all__ = ["BuildOutputs", "build", "compute", "evaluate", "file_sha256", "model
 
 Progress = Callable[[str, float | None], None]
 
+WITHHELD_TOTAL = "[c]"
+HISTORY_WITHHELD = "More fires here in recent years than the service average"
+
 _PACKAGES = ("firerisk", "geopandas", "shapely", "pyogrio", "pyproj", "pandas", "numpy",
              "statsmodels", "libpysal", "esda", "mapclassify", "streamlit", "folium", "matplotlib")
 
@@ -113,21 +116,25 @@ def _provenance_table(profile: Profile, inputs: Any, checksums: dict[str, str]) 
 def _published_history(reasons: pd.DataFrame, published_total: pd.Series) -> pd.DataFrame:
     """Put the protected multi-year total into history sentences.
 
-    The explanation step writes counts as ``\\x00n\\x00`` tokens; each is replaced by the
-    area's published total (``"12"``, ``"<5"`` or, when withheld, ``"some"``), so a
-    sentence can never show a count the tables withhold.
+    The explanation step writes counts as ``\x00n\x00`` tokens. Where the area's published
+    total is an exact number, the token becomes that number. Where the total is withheld
+    (``<5`` or ``[c]``), the whole history sentence becomes one fixed sentence with no
+    figures: the sentence is only written when fires exceed the expected number, so
+    "<5 fires (expected 3)" would reveal exactly 4.
     """
     out = reasons.copy()
     for col in out.columns:
         texts = []
         for area, text in out[col].items():
             text = "" if not isinstance(text, str) else text
-            if "\x00" in text:
-                shown = str(published_total.get(area, "[c]"))
+            history = "\x00" in text or text.startswith("Fires here in past years")
+            shown = str(published_total.get(area, WITHHELD_TOTAL))
+            if history and not shown.isdigit():
+                text = HISTORY_WITHHELD
+            elif "\x00" in text:
                 head, _, rest = text.partition("\x00")
                 _, _, tail = rest.partition("\x00")
-                text = head + ("some" if shown == "[c]" else shown) + tail
-                text = text[:1].upper() + text[1:]
+                text = head + shown + tail
             texts.append(text)
         out[col] = texts
     return out
@@ -276,7 +283,8 @@ def compute(
         out[f"reason_{i}"] = reasons[col].fillna("").to_numpy()
     out["model_note"] = fit.flags.reindex(ids).fillna("").to_numpy()
 
-    band_breaks = bands.breaks_table()
+    # Rounded like risk_per_1000: the top band's upper limit is the rank-1 area's exact rate.
+    band_breaks = bands.breaks_table().round({"lower": 1, "upper": 1})
     count_cols = list(protected.area_table.columns)
     rate_cols = ["expected", "risk_per_1000", "pi_low", "pi_high", "p_top10"]
     group_table = protected.group_table.reset_index().rename(columns={"index": first_group or "group"})
@@ -306,6 +314,8 @@ def compute(
     }
     if group_table is not None:
         extra["group_counts"] = group_table
+    if mode == "public":
+        extra.pop("coefficients")
 
     evaluation_summary: dict[str, Any] = {}
     if evaluate:
@@ -340,7 +350,7 @@ def compute(
         "accounting": inputs.accounting.as_dict(),
         "covariates": {c.name: {"rows_read": c.rows_read, "rows_used": c.rows_used,
                                 "dropped": dict(c.dropped)} for c in inputs.covariate_accounting},
-        "model": {"name": _model_name(fit), **fit.summary()},
+        "model": _model_summary(fit, public=mode == "public"),
         "disclosure": {**report.to_dict(), "rule": "see README: Privacy and disclosure"},
         "versions": _versions(),
         "checksums": checksums,
@@ -354,6 +364,20 @@ def compute(
     return BuildOutputs(profile=profile, areas=geo_out, targets=targets, run=run,
                         provenance=_provenance_table(profile, inputs, checksums),
                         band_breaks=band_breaks, extra=extra)
+
+
+def _model_summary(fit: Any, *, public: bool) -> dict[str, Any]:
+    """The model summary for the run layer: figures rounded; in public mode no estimates."""
+    summary: dict[str, Any] = {"name": _model_name(fit), **fit.summary()}
+    for key in ("alpha", "aic", "deviance", "overdispersion_stat", "residual_moran_i"):
+        if isinstance(summary.get(key), float):
+            summary[key] = round(summary[key], 3)
+    summary["coefficients"] = [{k: (round(v, 3) if isinstance(v, float) else v)
+                                for k, v in row.items()} for row in summary["coefficients"]]
+    if public:
+        for key in ("coefficients", "aic", "deviance", "alpha", "overdispersion_stat"):
+            summary.pop(key, None)
+    return summary
 
 
 def _model_name(fit: Any) -> str:

@@ -1,4 +1,5 @@
-"""The ranked target list for the current filter, as a table and as CSV bytes.
+"""The ranked target list for the current filter (table and CSV), and the data-and-method
+tables and texts (provenance register, row accounting, years, suppression rule).
 
 Pure functions of a :class:`~geo.results.Results` (no Streamlit), so they are tested directly
 (a download button's bytes cannot be read back in AppTest).
@@ -6,7 +7,9 @@ Pure functions of a :class:`~geo.results.Results` (no Streamlit), so they are te
 
 from __future__ import annotations
 
+import hashlib
 import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,10 +20,19 @@ from ui.bands import AS_PUBLISHED, Banding
 
 __all__ = [
     "BASE_COLUMNS",
+    "DROP_REASONS",
+    "accounting_table",
+    "data_summary_text",
     "find_run_value",
+    "person_level_data_read",
     "provenance_summary",
+    "provenance_table",
+    "register_csv",
+    "role_name",
+    "suppression_rule",
     "targets_csv",
     "targets_table",
+    "years_summary",
 ]
 
 #: Columns of the target list, in order (the group column, e.g. "Borough", follows "Code").
@@ -172,3 +184,232 @@ def targets_csv(
     buf.write("\n".join(lines) + "\n")
     safe.to_csv(buf, index=False, lineterminator="\n")
     return buf.getvalue().encode("utf-8-sig")
+
+
+# --------------------------------------------------------------------------- data and method
+
+
+#: Why an incident row was not counted, in plain words (keys are the pipeline's reasons).
+DROP_REASONS = {
+    "missing coordinates": "No map position (easting/northing missing).",
+    "bad date": "Date missing or not a real date.",
+    "outside the study period": "Dated before the study start or after its end.",
+    "outside every area": "Map position outside every small area of the service.",
+    "excluded by filter": "Left out by the profile's incident filter (for example, an "
+                          "incident type that is not counted).",
+}
+
+
+def role_name(role: str) -> str:
+    """A provenance role in words: ``covariates:imd`` -> ``Area statistics (imd)``."""
+    role = str(role)
+    fixed = {"areas": "Small areas (boundaries)", "incidents": "Dwelling fires (incidents)",
+             "stations": "Fire station lookup"}
+    if role in fixed:
+        return fixed[role]
+    if role.startswith("covariates:"):
+        return f"Area statistics ({role.split(':', 1)[1]})"
+    return role.replace("_", " ").capitalize()
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return str(value).strip()
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def provenance_table(results: Results) -> pd.DataFrame:
+    """The provenance register, one row per input, with readable column names.
+
+    Columns: Input, File, Publisher, Licence or agreement, Date, Rows read, Rows used,
+    Rows dropped, SHA-256, Attribution.
+    """
+    rows = []
+    for rec in results.provenance.to_dict("records"):
+        licence, agreement = _text(rec.get("licence")), _text(rec.get("agreement"))
+        terms = "; ".join(x for x in (licence, f"agreement: {agreement}" if agreement else "")
+                          if x) or "not recorded"
+        rows.append({
+            "Input": role_name(_text(rec.get("role")) or "input"),
+            "File": _text(rec.get("file")),
+            "Publisher": _text(rec.get("publisher")) or "not recorded",
+            "Licence or agreement": terms,
+            "Date": _text(rec.get("date")),
+            "Rows read": _int(rec.get("rows_read")),
+            "Rows used": _int(rec.get("rows_used")),
+            "Rows dropped": _int(rec.get("rows_dropped")),
+            "SHA-256": _text(rec.get("sha256")),
+            "Attribution": _text(rec.get("attribution")),
+        })
+    table = pd.DataFrame(rows, columns=["Input", "File", "Publisher", "Licence or agreement",
+                                        "Date", "Rows read", "Rows used", "Rows dropped",
+                                        "SHA-256", "Attribution"])
+    for col in ("Rows read", "Rows used", "Rows dropped"):
+        table[col] = table[col].astype("Int64")
+    return table
+
+
+def accounting_table(results: Results) -> pd.DataFrame | None:
+    """Every incident row accounted for: used, then each drop reason (zeros included), then
+    the total read. Columns: What happened, Rows, Share, Example rows. None if not recorded.
+    """
+    acc = results.run.get("accounting")
+    if not isinstance(acc, dict) or "rows_read" not in acc:
+        return None
+    read = int(acc["rows_read"])
+    used = int(acc.get("rows_used", 0))
+    dropped = {str(k): int(v) for k, v in dict(acc.get("dropped", {})).items()}
+    examples = dict(acc.get("examples", {}))
+
+    def share(n: int) -> str:
+        return f"{100 * n / read:.1f}%" if read else ""
+
+    rows = [{"What happened": "Counted in an area and year", "Reason": "used", "Rows": used,
+             "Share": share(used), "Example rows": ""}]
+    for reason, n in dropped.items():
+        eg = [str(v) for v in examples.get(reason, [])][:10]
+        rows.append({"What happened": DROP_REASONS.get(reason, reason.capitalize()),
+                     "Reason": f"dropped: {reason}", "Rows": n, "Share": share(n),
+                     "Example rows": ", ".join(eg)})
+    rows.append({"What happened": "Rows read from the file (all of the above)",
+                 "Reason": "read", "Rows": read, "Share": share(read), "Example rows": ""})
+    return pd.DataFrame(rows)
+
+
+def years_summary(results: Results) -> list[str]:
+    """Plain sentences on the years covered, the partial years and what the model used."""
+    years = results.run.get("years", {})
+    if not isinstance(years, dict):
+        return []
+    full = [int(y) for y in years.get("full", [])]
+    partial = [int(y) for y in years.get("partial", [])]
+    out = []
+    if years.get("data_first") and years.get("data_last"):
+        out.append(f"The incident data run from {years['data_first']} to {years['data_last']}.")
+    if full:
+        span = f"{full[0]}–{full[-1]}" if len(full) > 1 else str(full[0])
+        out.append(f"Full years: {span} ({len(full)} years).")
+    spans = {int(s["year"]): s for s in years.get("spans", []) if isinstance(s, dict)}
+    for y in partial:
+        s = spans.get(y, {})
+        covered = f" (only {s['first']} to {s['last']})" if s.get("first") else ""
+        out.append(f"{y} is a partial year{covered}: it is never treated as a full year, so "
+                   "the model and the backtest leave it out and its counts are not compared "
+                   "with whole years.")
+    if years.get("next_year") is not None:
+        out.append(f"The list estimates dwelling fires for {years['next_year']}.")
+    if years.get("recent"):
+        recent = [int(y) for y in years["recent"]]
+        out.append(f"“Recent fires” on the map and in the reasons means {recent[0]}–"
+                   f"{recent[-1]}.")
+    return out
+
+
+def person_level_data_read(results: Results) -> bool | None:
+    """What the disclosure report says about person-level data (None if not recorded)."""
+    value = results.run.get("disclosure", {}).get("person_level_data_read")
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def suppression_rule(results: Results) -> str:
+    """The small-number rule in plain words, for the mode and threshold in force."""
+    t = results.threshold
+    if results.mode == "public":
+        return ("This is the public version: it holds no counts of fires and no rates at all, "
+                "only each area's priority band and rank, so nothing in it can be traced to a "
+                "household.")
+    if t <= 1:
+        return "No threshold is set: every count is shown as it is."
+    small = "1" if t == 2 else f"from 1 to {t - 1}"
+    return (f"Any count of dwelling fires {small}, for one area or one area in one year, is "
+            f"never shown: it appears as “<{t}”. Zeros are shown as 0, because a zero tells "
+            "nothing about anyone. Where a hidden number could be worked out by taking the "
+            "shown numbers away from a total (for a borough, say), another number is hidden "
+            "too and shown as “[c]”. The model's estimates (expected fires, rates and ranges) "
+            "are rounded so that they cannot be turned back into the hidden counts.")
+
+
+def register_csv(results: Results) -> bytes:
+    """The provenance register (:func:`provenance_table`) as UTF-8 CSV with ``#`` comment
+    lines naming the results file, the output mode and the attribution."""
+    t = results.threshold
+    lines = [
+        _comment(f"Inputs of the results file {results.path.name} (provenance register)"),
+        _comment(f"Output mode: {results.mode}. Counts from 1 to {t - 1} are shown as '<{t}' "
+                 f"(small-number threshold {t})."),
+        _comment(f"Attribution: {results.attribution()}"),
+    ]
+    table = provenance_table(results)
+    safe = table.apply(lambda col: col.map(_defuse)
+                       if col.dtype == object or pd.api.types.is_string_dtype(col) else col)
+    buf = io.StringIO()
+    buf.write("\n".join(lines) + "\n")
+    safe.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def data_summary_text(results: Results) -> str:
+    """A plain-text record for a data protection officer: the results file and its checksum,
+    the output mode and suppression rule, the disclosure report, person-level data, the
+    incident row accounting, the years, and every input with its licence and SHA-256."""
+    profile = results.run.get("profile", {})
+    name = str(profile.get("name", "")) if isinstance(profile, dict) else ""
+    generated = find_run_value(results, "generated_at")
+    out = [f"Data protection summary: {name}".rstrip(": "), ""]
+    out.append(f"Results file: {results.path.name}")
+    if results.path.exists():
+        out.append(f"Results file SHA-256: {_file_sha256(results.path)}")
+    if generated:
+        out.append(f"Generated: {generated}")
+    t = results.threshold
+    out += ["", f"Output mode: {results.mode}. Small-number threshold: {t}.",
+            suppression_rule(results)]
+    person = person_level_data_read(results)
+    if person is not None:
+        out.append("Person-level data read: " + ("YES — check before sharing." if person
+                                                  else "none."))
+    text = results.run.get("disclosure", {}).get("text")
+    if text:
+        out += ["", str(text).strip()]
+    acc = accounting_table(results)
+    if acc is not None:
+        out += ["", "Incident rows"]
+        out += [f"  {r['Reason']}: {int(r['Rows']):,}" + (
+                f" (first rows: {r['Example rows']})" if r["Example rows"] else "")
+                for r in acc.to_dict("records")]
+    years = years_summary(results)
+    if years:
+        out += ["", "Years"] + [f"  {y}" for y in years]
+    out += ["", "Inputs"]
+    for r in provenance_table(results).to_dict("records"):
+        out.append(f"  {r['Input']}: {r['File']}")
+        out.append(f"    Publisher: {r['Publisher']}")
+        out.append(f"    Licence or agreement: {r['Licence or agreement']}; dated "
+                   f"{r['Date'] or 'not recorded'}")
+        if pd.notna(r["Rows read"]):
+            out.append(f"    Rows read {int(r['Rows read']):,}, used {int(r['Rows used']):,}, "
+                       f"dropped {int(r['Rows dropped']):,}")
+        out.append(f"    SHA-256: {r['SHA-256'] or 'not recorded'}")
+        if r["Attribution"]:
+            out.append(f"    Attribution: {r['Attribution']}")
+    out += ["", "Attribution: " + (results.attribution() or "not recorded")]
+    return "\n".join(out) + "\n"

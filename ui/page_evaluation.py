@@ -1,4 +1,9 @@
-"""Page "How good is this list?": the backtest stored in the results file, in plain words."""
+"""Page "How good is this list?": the backtest and the model stored in the results file, in
+plain words for a station manager, with the detail for analysts one click away.
+
+The sentences and tables are built by pure functions (tested directly); ``render`` lays
+them out.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +14,61 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from geo.results import Results
 from ui import state
+from ui.text import md_escape
 
-__all__ = ["curve_chart_data", "headline", "render", "summary_table"]
+__all__ = [
+    "RANKING_HELP",
+    "RANKING_NAMES",
+    "ceiling_sentence",
+    "curve_chart_data",
+    "curve_chart_spec",
+    "factor_sentences",
+    "headline",
+    "model_facts",
+    "render",
+    "summary_table",
+]
 
-_RANKING_NAMES = {
-    "model": "This atlas (model)",
-    "last_year": "Last year's fires",
-    "history_5y": "Fires over the previous years",
-    "eb_rate": "Smoothed past fire rate",
-    "imd": "Deprivation (IMD) only",
-    "stable_rate": "Benchmark: long-run rates (uses later years too)",
+#: Each ranking's name as people say it (keys are the backtest's ranking names).
+RANKING_NAMES = {
+    "model": "This list (the model)",
+    "last_year": "Last year's count",
+    "history_5y": "Count over the previous years",
+    "eb_rate": "Smoothed rate over the previous years",
+    "imd": "Deprivation (IMD) alone",
+    "stable_rate": "Stable rate (ceiling, uses future years)",
     "random": "Random order",
 }
 
+#: What each ranking is, in one sentence.
+RANKING_HELP = {
+    "model": "The model's expected fires per 1,000 households next year (this atlas's list).",
+    "last_year": "Areas with the most dwelling fires in the year before, first.",
+    "history_5y": "Areas with the most dwelling fires over the five years before, first.",
+    "eb_rate": "The fire rate per household over the five years before, with small areas' "
+               "rates pulled toward the average so that one bad year does not put them on top.",
+    "imd": "The most deprived areas first (the Index of Multiple Deprivation score), with no "
+           "fire data at all — the common 'most deprived 20%' rule.",
+    "stable_rate": "Each area's fire rate in every other year, including later ones. Nobody "
+                   "could make this list in advance: it shows how well a list built on areas' "
+                   "long-run rates could ever do.",
+}
+
+_PCT = re.compile(r"capture_(\d+)")
+
 
 def _name(ranking: Any) -> str:
-    return _RANKING_NAMES.get(str(ranking), str(ranking).replace("_", " "))
+    return RANKING_NAMES.get(str(ranking), str(ranking).replace("_", " ").capitalize())
+
+
+def _num(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
 
 
 def curve_chart_data(curve: pd.DataFrame) -> pd.DataFrame | None:
@@ -37,80 +80,297 @@ def curve_chart_data(curve: pd.DataFrame) -> pd.DataFrame | None:
     need = {"ranking", "household_share", "incident_share"}
     if not need <= set(curve.columns) or curve.empty:
         return None
+    order = list(dict.fromkeys(curve["ranking"].map(_name)))
     wide = (curve.assign(ranking=curve["ranking"].map(_name))
             .pivot_table(index="household_share", columns="ranking", values="incident_share")
             .sort_index())
-    wide = wide * 100
+    wide = wide[[c for c in order if c in wide.columns]] * 100
     wide.index = (wide.index * 100).round(1)
     wide.index.name = "Share of households visited (%)"
-    wide["Random order"] = wide.index.to_numpy(dtype=float)
+    wide[RANKING_NAMES["random"]] = wide.index.to_numpy(dtype=float)
     wide.columns.name = None
     return wide
 
 
-def summary_table(evaluation: pd.DataFrame) -> pd.DataFrame | None:
-    """Share of fires found at each household budget, one row per list, in words.
+#: Line colours: the model stands out; the ceiling and random order are dashed references.
+_CURVE_STYLE = {
+    "model": ("#b30000", 3.5, (1, 0)),
+    "last_year": ("#f4a259", 1.5, (1, 0)),
+    "history_5y": ("#74add1", 1.5, (1, 0)),
+    "eb_rate": ("#4575b4", 1.5, (1, 0)),
+    "imd": ("#8e6bb8", 1.5, (1, 0)),
+    "stable_rate": ("#1a9850", 1.5, (6, 3)),
+    "random": ("#888888", 1.5, (2, 3)),
+}
 
-    Uses the ``capture_<k>`` columns (and ``capture_<k>_low``/``_high`` 95% intervals when
-    present); None when the table has none.
+
+def curve_chart_spec(wide: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Long data and a Vega-Lite spec for the capture curve (from :func:`curve_chart_data`):
+    the model's line thick and dark red, the ceiling and random order dashed."""
+    long = (wide.reset_index(names="households")
+            .melt(id_vars="households", var_name="list", value_name="fires")
+            .dropna())
+    names = {RANKING_NAMES.get(k, k): v for k, v in _CURVE_STYLE.items()}
+    order = list(wide.columns)
+    colours = [names.get(c, ("#555555", 1.5, (1, 0)))[0] for c in order]
+    widths = [names.get(c, ("#555555", 1.5, (1, 0)))[1] for c in order]
+    dashes = [list(names.get(c, ("#555555", 1.5, (1, 0)))[2]) for c in order]
+    spec: dict[str, Any] = {
+        "mark": {"type": "line", "interpolate": "monotone"},
+        "encoding": {
+            "x": {"field": "households", "type": "quantitative",
+                  "title": "Share of households visited (%)",
+                  "scale": {"domain": [0, 100]}},
+            "y": {"field": "fires", "type": "quantitative",
+                  "title": "Share of next year's fires found (%)",
+                  "scale": {"domain": [0, 100]}},
+            "color": {"field": "list", "type": "nominal", "sort": order, "title": None,
+                      "scale": {"domain": order, "range": colours},
+                      "legend": {"orient": "bottom", "columns": 2, "labelLimit": 400}},
+            "strokeWidth": {"field": "list", "type": "nominal", "legend": None,
+                            "scale": {"domain": order, "range": widths}},
+            "strokeDash": {"field": "list", "type": "nominal", "legend": None,
+                           "scale": {"domain": order, "range": dashes}},
+            "tooltip": [
+                {"field": "list", "type": "nominal", "title": "List"},
+                {"field": "households", "type": "quantitative", "format": ".0f",
+                 "title": "Households visited (%)"},
+                {"field": "fires", "type": "quantitative", "format": ".1f",
+                 "title": "Fires found (%)"},
+            ],
+        },
+    }
+    return long, spec
+
+
+def _capture_ks(evaluation: pd.DataFrame) -> list[int]:
+    return sorted(int(m.group(1)) for c in evaluation.columns
+                  if (m := _PCT.fullmatch(str(c))))
+
+
+def summary_table(evaluation: pd.DataFrame) -> pd.DataFrame | None:
+    """One row per list: share of next year's fires found at each household budget (with
+    the 95% interval), how many times a random choice that is, and the forecast error.
+
+    Uses the ``capture_<k>`` columns (and ``capture_<k>_low``/``_high`` when present),
+    ``pai_10`` and ``deviance`` when present; None when the table has no capture column.
     """
-    ks = sorted(int(m.group(1)) for c in evaluation.columns
-                if (m := re.fullmatch(r"capture_(\d+)", str(c))))
+    ks = _capture_ks(evaluation)
     if not ks or "ranking" not in evaluation.columns:
         return None
     rows = []
     for rec in evaluation.to_dict("records"):
-        row = {"List": _name(rec["ranking"])}
+        row: dict[str, Any] = {"List": _name(rec["ranking"])}
         for k in ks:
-            value = rec.get(f"capture_{k}")
-            lo, hi = rec.get(f"capture_{k}_low"), rec.get(f"capture_{k}_high")
+            value = _num(rec.get(f"capture_{k}"))
+            lo, hi = _num(rec.get(f"capture_{k}_low")), _num(rec.get(f"capture_{k}_high"))
             text = "n/a"
-            if value is not None and math.isfinite(float(value)):
-                text = f"{100 * float(value):.1f}%"
-                if lo is not None and hi is not None and math.isfinite(float(lo)) \
-                        and math.isfinite(float(hi)):
-                    text += f" ({100 * float(lo):.1f} to {100 * float(hi):.1f})"
+            if value is not None:
+                text = f"{100 * value:.1f}%"
+                if lo is not None and hi is not None:
+                    text += f" ({100 * lo:.1f} to {100 * hi:.1f})"
             row[f"Top {k}% of households"] = text
+        if "pai_10" in evaluation.columns:
+            pai = _num(rec.get("pai_10"))
+            row["Times random (top 10%)"] = "n/a" if pai is None else f"{pai:.2f}×"
+        if "deviance" in evaluation.columns:
+            dev = _num(rec.get("deviance"))
+            row["Forecast error (lower is better)"] = (
+                "not a forecast" if dev is None else f"{dev:.3f}")
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def headline(evaluation: pd.DataFrame) -> str | None:
-    """One plain sentence on capture at 10% of households for the model, if recorded."""
-    if evaluation.empty:
+def _capture(evaluation: pd.DataFrame, ranking: str, k: int = 10) -> float | None:
+    if "ranking" not in evaluation.columns or f"capture_{k}" not in evaluation.columns:
         return None
-    row = None
-    if "ranking" in evaluation.columns:
-        hit = evaluation.loc[evaluation["ranking"].astype(str) == "model"]
-        if "origin" in hit.columns:
-            pooled = hit.loc[hit["origin"].astype(str).isin(["pooled", "all"])]
-            hit = pooled if len(pooled) else hit
-        row = hit.iloc[0] if len(hit) else None
-    if row is None or "capture_10" not in row.index:
+    hit = evaluation.loc[evaluation["ranking"].astype(str) == ranking]
+    if "origin" in hit.columns:
+        pooled = hit.loc[hit["origin"].astype(str).isin(["pooled", "all"])]
+        hit = pooled if len(pooled) else hit
+    return _num(hit[f"capture_{k}"].iloc[0]) if len(hit) else None
+
+
+def headline(evaluation: pd.DataFrame, *, k: int = 10) -> str | None:
+    """The result in one sentence: the model's capture at *k*% of households against last
+    year's count and deprivation alone (when recorded). None without the model's capture."""
+    model = _capture(evaluation, "model", k)
+    if model is None:
         return None
-    try:
-        share = float(row["capture_10"])
-    except (TypeError, ValueError):
+    text = (f"If crews had visited the {k}% of homes in the top-ranked areas, they would have "
+            f"reached areas where {100 * model:.0f}% of the next year's dwelling fires "
+            "happened")
+    others = [(f"{100 * v:.0f}% using {label}", v) for name, label in
+              (("last_year", "last year's fires"), ("imd", "deprivation alone"))
+              if (v := _capture(evaluation, name, k)) is not None]
+    if others:
+        text += " — compared with " + " and ".join(t for t, _ in others)
+    return text + f", and about {k}% by choosing areas at random."
+
+
+def _origins(results: Results) -> int | None:
+    """How many past years the backtest covered (from the model's calibration areas)."""
+    pooled = results.run.get("evaluation", {}).get("pooled", {})
+    calib = pooled.get("model", {}).get("calibration") if isinstance(pooled, dict) else None
+    if not isinstance(calib, list) or not calib or not len(results.areas):
         return None
-    if not math.isfinite(share):
+    total = sum(int(c.get("areas", 0)) for c in calib if isinstance(c, dict))
+    n, rest = divmod(total, len(results.areas))
+    return n if n > 0 and rest == 0 else None
+
+
+def ceiling_sentence(evaluation: pd.DataFrame, *, k: int = 10) -> str | None:
+    """How the model compares with the stable-rate ceiling, if both are recorded."""
+    model, ceiling = _capture(evaluation, "model", k), _capture(evaluation, "stable_rate", k)
+    if model is None or ceiling is None:
         return None
-    return (f"In past years, the top of this list — the areas holding 10% of households — "
-            f"had {100 * share:.0f}% of the next year's dwelling fires. A list in random "
-            "order would find about 10%.")
+    gap = 100 * (ceiling - model)
+    if abs(gap) < 0.5:
+        how = "about as well as"
+    elif gap > 0:
+        how = f"{gap:.1f} percentage points below"
+    else:
+        how = f"{-gap:.1f} percentage points above"
+    return (f"The list did {how} a list built on each area's long-run fire rate "
+            f"({100 * ceiling:.0f}%), which nobody could have made in advance because it uses "
+            "later years too. Fires are partly chance: no list can find every one.")
+
+
+def _factor_step(unit: str) -> tuple[float, str]:
+    """The step a rate ratio is quoted for, and its words, for a feature unit."""
+    if unit == "percent":  # shares 0..1
+        return 0.1, "10 percentage points more"
+    if unit == "score":
+        return 10.0, "10 points higher"
+    return 1.0, "one unit higher"
+
+
+def factor_sentences(results: Results) -> list[str]:
+    """One plain sentence per model term: how much the expected fires change, with the 95%
+    interval, for a step people can picture (10 percentage points, 10 score points, a
+    doubling of the past fire rate)."""
+    coefs = results.extra.get("coefficients")
+    if coefs is None or coefs.empty or "name" not in coefs.columns:
+        return []
+    features = results.run.get("profile", {}).get("features", {})
+    out = []
+    for rec in coefs.to_dict("records"):
+        name = str(rec["name"])
+        est, lo, hi = (_num(rec.get(c)) for c in ("estimate", "ci_low", "ci_high"))
+        if est is None:
+            continue
+        if name in ("const", "Intercept", "intercept"):
+            out.append(f"An area at the service average on every factor: about "
+                       f"{1000 * math.exp(est):.2f} dwelling fires per 1,000 households a year.")
+            continue
+        if name in ("history", "neighbours_history"):
+            step, what = math.log(2.0), (
+                "An area whose own past fire rate was twice the service average"
+                if name == "history" else "An area whose neighbours' past fire rate was twice "
+                "the service average")
+        else:
+            spec = features.get(name, {}) if isinstance(features, dict) else {}
+            label = str(spec.get("label") or name.replace("_", " "))
+            step, words = _factor_step(str(spec.get("unit") or "number"))
+            what = f"{label}, {words}"
+
+        def pct(b: float, step: float = step) -> float:
+            return 100 * (math.exp(b * step) - 1)
+
+        change = pct(est)
+        sign = "more" if change >= 0 else "fewer"
+        text = f"{what}: {abs(change):.0f}% {sign} fires expected"
+        if lo is not None and hi is not None:
+            text += f" (95% interval {pct(lo):+.0f}% to {pct(hi):+.0f}%"
+            if lo < 0 < hi:
+                text += "; could be no effect"
+            text += ")"
+        out.append(text + ", other factors equal.")
+    return out
+
+
+def model_facts(results: Results) -> pd.DataFrame | None:
+    """The model's fit figures as a two-column table with a plain reading of each."""
+    model = results.run.get("model")
+    if not isinstance(model, dict) or not model:
+        return None
+    rows: list[tuple[str, str, str]] = []
+    if model.get("name"):
+        rows.append(("Model", str(model["name"]), ""))
+    alpha = _num(model.get("alpha"))
+    if alpha is not None:
+        p = _num(model.get("overdispersion_p"))
+        rows.append(("Dispersion (alpha)", f"{alpha:.3f}",
+                     "Areas vary more than chance alone would make them (a Poisson model "
+                     "would have 0)" + (f"; test p = {p:.2g}" if p is not None else "") + "."))
+    if model.get("fell_back_to_poisson"):
+        rows.append(("Fell back to Poisson", "yes", str(model.get("fallback_reason") or "")))
+    aic = _num(model.get("aic"))
+    if aic is not None:
+        rows.append(("AIC", f"{aic:,.1f}", ("For comparing model variants on the same data: "
+                                           "lower is better.")))
+    dev = _num(model.get("deviance"))
+    if dev is not None:
+        rows.append(("Deviance", f"{dev:,.1f}", ("How far the fitted counts are from the "
+                                                "observed ones, in total.")))
+    moran, moran_p = _num(model.get("residual_moran_i")), _num(model.get("residual_moran_p"))
+    if moran is not None:
+        reading = ("No sign that neighbouring areas share errors the model misses"
+                   if moran_p is not None and moran_p >= 0.05 else
+                   "Neighbouring areas share some errors: nearby areas may be too high or too "
+                   "low together")
+        rows.append(("Residual Moran's I", f"{moran:.3f}" + (f" (p = {moran_p:.2g})"
+                                                              if moran_p is not None else ""),
+                     reading + "."))
+    if model.get("n") is not None:
+        rows.append(("Areas fitted", f"{int(model['n']):,}", ""))
+    years = model.get("training_years")
+    if isinstance(years, list) and years:
+        rows.append(("Fitted to the fires of", ", ".join(str(y) for y in years),
+                     f"forecast for {model.get('target_year', 'the next year')}"))
+    return pd.DataFrame(rows, columns=["Figure", "Value", "What it means"])
+
+
+def _differences(results: Results) -> pd.DataFrame | None:
+    pooled = results.run.get("evaluation", {}).get("pooled", {})
+    diffs = pooled.get("model_vs_baselines") if isinstance(pooled, dict) else None
+    if not isinstance(diffs, dict) or not diffs:
+        return None
+    rows = []
+    for name, by_k in diffs.items():
+        if not isinstance(by_k, dict):
+            continue
+        row: dict[str, Any] = {"Compared with": _name(name)}
+        ks = sorted(int(m.group(1)) for key in by_k if (m := _PCT.fullmatch(str(key))))
+        for k in ks:
+            val = by_k[f"capture_{k}"]
+            diff = _num(val.get("difference")) if isinstance(val, dict) else None
+            if diff is None:
+                continue
+            text = f"{100 * diff:+.1f}"
+            ci = val.get("ci")
+            if isinstance(ci, list) and len(ci) == 2 and None not in ci:
+                text += f" ({100 * float(ci[0]):+.1f} to {100 * float(ci[1]):+.1f})"
+            row[f"Top {k}% (points)"] = text
+        rows.append(row)
+    return pd.DataFrame(rows) if rows else None
 
 
 def render() -> None:
     """Draw the evaluation page."""
     results = state.current_results()
     st.header("How good is this list?")
-    st.write("The model was tested the honest way: fitted only on the years before a given "
-             "year, then asked which areas would have the most dwelling fires in that year. "
-             "Its list is compared with simpler lists a service could make without it.")
     extra = results.extra
     evaluation = extra.get("evaluation")
     curve = extra.get("evaluation_curve")
     coefficients = extra.get("coefficients")
     comparison = extra.get("model_comparison")
+    n_years = _origins(results)
+    years = f"{n_years} past years" if n_years else "past years"
+    st.write(f"The method was tested the honest way, on {years}: each time it was given only "
+             "the fires of the years before, and asked which areas would have the most "
+             "dwelling fires in the year that followed. Its list is compared with simpler "
+             "lists a service could make without it.")
     if evaluation is None and curve is None and coefficients is None:
         st.info("This results file holds no evaluation. Rebuild it with the evaluation switched "
                 "on (`firerisk build` evaluates by default) to see how well the list would "
@@ -119,7 +379,39 @@ def render() -> None:
     if evaluation is not None:
         sentence = headline(evaluation)
         if sentence:
-            st.success(sentence)
+            st.success(md_escape(sentence))
+        ceiling = ceiling_sentence(evaluation)
+        if ceiling:
+            st.write(md_escape(ceiling))
+
+        table = summary_table(evaluation)
+        if table is not None:
+            st.subheader("Share of the next year's fires found, list by list")
+            st.caption("Visit the top areas of each list until the given share of households "
+                       "is reached: this is the share of the next year's dwelling fires that "
+                       "happened in those areas, over all the test years together. 95% "
+                       "intervals in brackets. A random order finds the same share of fires as "
+                       "of households.")
+            st.dataframe(table, hide_index=True, width="stretch", column_config={
+                "Times random (top 10%)": st.column_config.TextColumn(
+                    help="Share of fires found divided by share of households visited, at 10% "
+                         "of households. 1× is what a random order achieves."),
+                "Forecast error (lower is better)": st.column_config.TextColumn(
+                    help="Mean Poisson deviance per area and year of the list's count "
+                         "forecast. Deprivation alone makes no count forecast."),
+            })
+        with st.expander("How each list is made"):
+            for name in evaluation.get("ranking", pd.Series(dtype=str)).astype(str):
+                if name in RANKING_HELP:
+                    st.markdown(f"- **{md_escape(_name(name))}**: {md_escape(RANKING_HELP[name])}")
+        diffs = _differences(results)
+        if diffs is not None:
+            with st.expander("Is the difference real? (model minus each other list)"):
+                st.caption("Percentage points of next year's fires found, the model minus the "
+                           "other list, with 95% intervals from resampling areas. An interval "
+                           "that stays above 0 means the model did better beyond chance.")
+                st.dataframe(diffs, hide_index=True, width="stretch")
+
     if curve is not None:
         data = curve_chart_data(curve)
         if data is not None:
@@ -127,24 +419,38 @@ def render() -> None:
             st.caption("Each line shows the share of the next year's dwelling fires that "
                        "happened in the top areas of a list, as more households are visited. "
                        "Higher is better; the straight line is a random order.")
-            st.line_chart(data, x_label="Share of households visited (%)",
-                          y_label="Share of fires found (%)")
-    if evaluation is not None:
-        st.subheader("Share of the next year's fires found")
-        table = summary_table(evaluation)
-        if table is not None:
-            st.caption("Visiting the top areas of each list until the given share of "
-                       "households is reached; 95% intervals in brackets. A random order "
-                       "finds the same share of fires as of households.")
-            st.dataframe(table, hide_index=True, width="stretch")
-        with st.expander("All backtest measures (for analysts)"):
-            st.dataframe(evaluation, hide_index=True, width="stretch")
+            long, spec = curve_chart_spec(data)
+            st.vega_lite_chart(long, spec, height=460, width="stretch")
+
+    sentences = factor_sentences(results)
+    facts = model_facts(results)
+    if sentences or facts is not None:
+        st.subheader("What the model takes into account")
+        if sentences:
+            st.markdown("\n".join(f"- {md_escape(s)}" for s in sentences))
+            st.caption("These are associations across areas, not causes: they say where fires "
+                       "have been more common, not why.")
+        with st.expander("Model details (for analysts)"):
+            if facts is not None:
+                st.dataframe(facts, hide_index=True, width="stretch")
+            if coefficients is not None:
+                st.caption("Coefficients on the log scale, with rate ratios (the factor by "
+                           "which expected fires change for one unit of the term; shares are "
+                           "0 to 1) and 95% intervals.")
+                st.dataframe(coefficients.rename(columns={
+                    "name": "Term", "estimate": "Estimate", "std_err": "Std. error",
+                    "ci_low": "95% low", "ci_high": "95% high", "rate_ratio": "Rate ratio",
+                    "rate_ratio_low": "Rate ratio 95% low",
+                    "rate_ratio_high": "Rate ratio 95% high"}), hide_index=True,
+                    width="stretch")
+            if evaluation is not None:
+                st.caption("Every backtest measure, as stored in the results file.")
+                st.dataframe(evaluation.assign(ranking=evaluation["ranking"].map(_name))
+                             if "ranking" in evaluation.columns else evaluation,
+                             hide_index=True, width="stretch")
     if comparison is not None:
-        with st.expander("Model variants compared"):
+        with st.expander("Model variants compared (for analysts)"):
             st.dataframe(comparison, hide_index=True, width="stretch")
-    if coefficients is not None:
-        with st.expander("Model coefficients (for analysts)"):
-            st.dataframe(coefficients, hide_index=True, width="stretch")
 
 
 if __name__ == "__main__":

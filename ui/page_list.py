@@ -1,4 +1,5 @@
-"""Page "Priority list": the ranked areas in the current filter, with a CSV download."""
+"""Page "Priority list": the ranked areas in the current filter, with the downloads (CSV, map
+PDF, atlas and residents' leaflet)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import streamlit as st
 
 from ui import state
 from ui.bands import AS_PUBLISHED
+from ui.downloads import render_downloads
 from ui.exports import targets_csv, targets_table
 from ui.text import md_escape
 
@@ -53,12 +55,17 @@ def render() -> None:
         file_name=_file_name(profile_name, sel.describe()),
         mime="text/csv",
         key="download_targets",
+        help="The table above, with the output mode, attribution and data sources in "
+             "comment lines (#) at the top.",
     )
-    mode = results.mode
-    st.caption(f"Output mode: {md_escape(mode)}. Counts from 1 to {results.threshold - 1} "
-               f"are shown as “<{results.threshold}”.")
+    if banding.scheme != AS_PUBLISHED:
+        st.caption("The CSV uses the band scheme chosen in the sidebar; the PDFs below use the "
+                   "published bands.")
+    st.divider()
+    render_downloads(results, sel)
+    st.divider()
+    st.caption("Data sources")
     st.text(results.attribution())
-
 
 if __name__ == "__main__":
     render()
