@@ -403,13 +403,27 @@ class _Protector:
         self.col_sign = np.ones(C, dtype=np.int64)
         self.col_sign[lay.total_col] = -1
         self.rect = np.append(lay.in_total[: lay.n_years], True)
-        # cells with a witness found outside the block search (chain moves); a witness
-        # stays valid as further cells are withheld, so this only grows
+        # cells with a witness found outside the block search (chain moves, group-table
+        # rectangles); a witness stays valid as further cells are withheld, so this only
+        # grows
         self.witnessed = np.zeros((R, C), dtype=bool)
+        # cost of moving every cell +1 / -1, kept up to date cell by cell
+        self.cu, self.cd = _move_costs(V, self.st, self.leaf, self.weight, t)
+        # group-table rows and their sign in the grand-total relation
+        self.top = np.arange(lay.n_areas, lay.n_rows)
+        self.top_sign = np.ones(self.top.size, dtype=np.int64)
+        if lay.grand:
+            self.top_sign[-1] = -1
+        # cheapest area of each group to carry a group-table move (built when needed):
+        # real1[g, c, k] for one column, real2[g, c1, k1, c2, k2] for two (k: 0 up, 1 down)
+        self.real1: np.ndarray | None = None
+        self.real2: np.ndarray | None = None
+        self.stale: set[int] = set()
 
     # -- helpers -----------------------------------------------------------------------
-    def costs(self, rows: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
-        return _move_costs(self.V[rows], self.st[rows], self.leaf[rows], self.weight[rows], self.t)
+    def pick(self, r: Any, c: Any, d: Any) -> Any:
+        """Cost of moving cell(s) (r, c) by d (+1 / -1); arguments broadcast."""
+        return np.where(np.asarray(d) > 0, self.cu[r, c], self.cd[r, c])
 
     def withhold(self, r: int, c: int) -> None:
         if self.st[r, c] == _PUBLISHED:
@@ -418,6 +432,13 @@ class _Protector:
             self.st[r, c] = _RELABELLED
         else:  # pragma: no cover - a withheld "[c]" never has a positive cost
             raise RuntimeError("internal error: no progress in disclosure control")
+        cell = (slice(r, r + 1), slice(c, c + 1))
+        cu, cd = _move_costs(self.V[cell], self.st[cell], self.leaf[cell], self.weight[cell],
+                             self.t)
+        self.cu[r, c] = cu[0, 0]
+        self.cd[r, c] = cd[0, 0]
+        if r < self.lay.n_areas:
+            self.stale.add(int(self.group_of[r]))
 
     def chain(self, r: int, c: int) -> None:
         """Fallback witness: the cell with every total it adds into, all +1 or all -1."""
@@ -425,8 +446,7 @@ class _Protector:
                  for c2 in self.lay.chain_cols(c)]
         rows = np.array([x[0] for x in cells])
         cols = np.array([x[1] for x in cells])
-        cu, cd = _move_costs(self.V[rows, cols], self.st[rows, cols], self.leaf[rows, cols],
-                             self.weight[rows, cols], self.t)
+        cu, cd = self.cu[rows, cols], self.cd[rows, cols]
         use = cu if cu.sum() <= cd.sum() else cd
         if not np.isfinite(use.sum()):  # pragma: no cover - impossible for t >= 3
             raise RuntimeError("internal error: no witness for a withheld count")
@@ -440,7 +460,7 @@ class _Protector:
         changed = False
         sign = row_sign[:, None] * self.col_sign[None, :]
         while True:
-            cu, cd = self.costs(rows)
+            cu, cd = self.cu[rows], self.cd[rows]
             CP = np.where(sign > 0, cu, cd)
             CM = np.where(sign > 0, cd, cu)
             cert = _certified(CP == 0, CM == 0, self.rect)
@@ -448,122 +468,185 @@ class _Protector:
                                & ~cert & ~self.witnessed[rows])
             if todo.size == 0:
                 return changed
-            i, c = (int(x) for x in todo[0])
-            cost, corners = _best_witness(CP, CM, i, c, self.rect)
-            if not np.isfinite(cost) and self.lay.grand:
-                # no rectangle inside the group: try one through the group table, with
-                # this area carrying its group's change
-                r = int(rows[i])
-                top_r = self.lay.group_row(int(self.group_of[r]))
-                gcu, gcd = self.costs(slice(None))
-                tcost, moves = self._top_witness(top_r, c, gcu, gcd, fixed_area=r)
-                if math.isfinite(tcost):
-                    for rr, cc, dx in moves:
-                        if (gcu[rr, cc] if dx > 0 else gcd[rr, cc]) > 0:
-                            self.withhold(rr, cc)
-                    self.witnessed[r, c] = True
-                    changed = True
-                    continue
-            if not np.isfinite(cost):
-                self.chain(int(rows[i]), c)
-            else:
-                if cost <= 0:  # pragma: no cover - would have been certified
-                    raise RuntimeError("internal error: witness search disagrees")
-                for ii, cc, s in corners:
-                    if (CP[ii, cc] if s > 0 else CM[ii, cc]) > 0:
-                        self.withhold(int(rows[ii]), cc)
-            changed = True
+            for i, c in ((int(a), int(b)) for a, b in todo):
+                # cells are taken in order; after a withholding the block is looked at
+                # again (cells further on may now be certified)
+                cost, corners = _best_witness(CP, CM, i, c, self.rect)
+                if not np.isfinite(cost) and self.lay.grand:
+                    # no rectangle inside the group: try one through the group table, with
+                    # this area carrying its group's change
+                    r = int(rows[i])
+                    top_r = self.lay.group_row(int(self.group_of[r]))
+                    tcost, moves = self._top_witness(top_r, c, fixed_area=r)
+                    if math.isfinite(tcost):
+                        self.witnessed[r, c] = True
+                        if tcost > 0:
+                            self._apply(moves)
+                            changed = True
+                            break
+                        continue
+                if not np.isfinite(cost):
+                    self.chain(int(rows[i]), c)
+                else:
+                    if cost <= 0:  # pragma: no cover - would have been certified
+                        raise RuntimeError("internal error: witness search disagrees")
+                    for ii, cc, s in corners:
+                        if (CP[ii, cc] if s > 0 else CM[ii, cc]) > 0:
+                            self.withhold(int(rows[ii]), cc)
+                changed = True
+                break
+
+    def _apply(self, moves: list[tuple[int, int, int]]) -> None:
+        """Withhold the cells a witness needs (its cells are all different)."""
+        need = [(r, c) for r, c, dx in moves if self.pick(r, c, dx) > 0]
+        for r, c in need:
+            self.withhold(r, c)
 
     # -- the group table with a grand row: witnesses realised through one area per group
-    def _realisation(self, cu: np.ndarray, cd: np.ndarray, g: int, c1: int, d1: int,
-                     c2: int | None, d2: int, only: int | None = None) -> tuple[float, int]:
-        mem = self.lay.members[g] if only is None else np.array([only])
-        cost = (cu if d1 > 0 else cd)[mem, c1].copy()
-        if c2 is not None:
-            cost = cost + (cu if d2 > 0 else cd)[mem, c2]
-        if cost.size == 0:
-            return math.inf, -1
-        j = int(np.argmin(cost))
-        return float(cost[j]), int(mem[j])
+    def _real_tables(self, areas: np.ndarray, starts: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Per segment of ``areas`` (split at ``starts``): cheapest one/two-cell moves."""
+        D = np.stack([self.cu[areas], self.cd[areas]], axis=2)  # (m, C, 2)
+        real1 = np.minimum.reduceat(D, starts, axis=0)
+        C = D.shape[1]
+        real2 = np.empty((starts.size, C, 2, C, 2))
+        for c1 in range(C):
+            for k1 in range(2):
+                real2[:, c1, k1] = np.minimum.reduceat(D[:, c1, k1][:, None, None] + D,
+                                                       starts, axis=0)
+        return real1, real2
 
-    def _top_witness(self, r1: int, c1: int, cu: np.ndarray, cd: np.ndarray,
-                     fixed_area: int | None = None) -> tuple[float, list[tuple[int, int, int]]]:
-        """Cheapest rectangle of the group table through (r1, c1), each group row's change
-        carried by one of its areas (``fixed_area`` for row r1, if given)."""
+    def _refresh(self) -> tuple[np.ndarray, np.ndarray]:
+        """The realisation tables, brought up to date with the cells withheld so far."""
         lay = self.lay
-        top_rows = list(range(lay.n_areas, lay.n_rows))
-        best: tuple[float, list[tuple[int, int, int]]] = (math.inf, [])
+        if self.real1 is None or self.real2 is None:
+            order = np.argsort(self.group_of, kind="stable")
+            sizes = np.array([m.size for m in lay.members], dtype=np.int64)
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+            self.real1, self.real2 = self._real_tables(order, starts)
+            self.stale.clear()
+        for g in sorted(self.stale):
+            r1, r2 = self._real_tables(lay.members[g], np.zeros(1, dtype=np.int64))
+            self.real1[g] = r1[0]
+            self.real2[g] = r2[0]
+        self.stale.clear()
+        return self.real1, self.real2
 
-        def rsign(r: int) -> int:
-            return -1 if r == lay.grand_row else 1
+    def _realisation(self, g: int, c1: int, d1: int, c2: int | None, d2: int,
+                     only: int | None = None) -> int:
+        """The area of group g that carries the moves most cheaply (first of the cheapest)."""
+        mem = self.lay.members[g] if only is None else np.array([only])
+        cost = self.pick(mem, c1, d1)
+        if c2 is not None:
+            cost = cost + self.pick(mem, c2, d2)
+        return int(mem[int(np.argmin(cost))])
 
-        def cell_cost(r: int, c: int, dx: int) -> float:
-            return float(cu[r, c] if dx > 0 else cd[r, c])
+    def _top_witness(self, r1: int, c1: int, fixed_area: int | None = None
+                     ) -> tuple[float, list[tuple[int, int, int]]]:
+        """Cheapest rectangle of the group table through (r1, c1), each group row's change
+        carried by one of its areas (``fixed_area`` for row r1, if given).
 
-        cols: list[int | None]
+        Ties go to the first candidate in the order: sign +1 then -1, second row, second
+        column.
+        """
+        lay = self.lay
+        real1, real2 = self._refresh()
+        G = lay.n_groups
+        p1_row = r1 - lay.n_areas
+        s1 = int(self.top_sign[p1_row])
+        g1 = p1_row if p1_row < G else None
+        ts = self.top_sign
+        cs = self.col_sign
+        top = self.top
+        gi = np.arange(G)
+        cols: np.ndarray | None = None
         if self.rect[c1]:
-            cols = [c for c in np.flatnonzero(self.rect).tolist() if c != c1]
-        else:
-            cols = [None]
+            cols = np.flatnonzero(self.rect)
+            cols = cols[cols != c1]
+            if cols.size == 0:
+                return math.inf, []
+        best: tuple[float, list[tuple[int, int, int]]] = (math.inf, [])
         for sigma in (1, -1):
-            for r2 in top_rows:
-                if r2 == r1:
+            d1a = sigma * s1 * int(cs[c1])  # row r1, column c1
+            d1b = -sigma * ts * cs[c1]  # every second row, column c1
+            k1b = (d1b[:G] < 0).astype(np.int64)
+            if cols is None:
+                p1 = float(self.pick(r1, c1, d1a))
+                if g1 is not None:
+                    p1 += float(self.pick(fixed_area, c1, d1a) if fixed_area is not None
+                                else real1[g1, c1, int(d1a < 0)])
+                p2 = self.pick(top, c1, d1b).astype(float)
+                p2[:G] += real1[gi, c1, k1b]
+                tot = p1 + p2
+                tot[p1_row] = math.inf
+                j = int(np.argmin(tot))
+                cost = float(tot[j])
+                r2, c2 = int(top[j]), None
+            else:
+                d2a = -sigma * s1 * cs[cols]
+                d2b = sigma * ts[:, None] * cs[cols][None, :]
+                p1v = self.pick(r1, c1, d1a) + self.pick(r1, cols, d2a)
+                if g1 is not None:
+                    if fixed_area is not None:
+                        p1v = p1v + self.pick(fixed_area, c1, d1a) + self.pick(fixed_area, cols,
+                                                                              d2a)
+                    else:
+                        p1v = p1v + real2[g1, c1, int(d1a < 0), cols,
+                                               (d2a < 0).astype(np.int64)]
+                p2m = (self.pick(top, c1, d1b)[:, None]
+                       + self.pick(top[:, None], cols[None, :], d2b))
+                p2m[:G] += real2[gi[:, None], c1, k1b[:, None], cols[None, :],
+                                      (d2b[:G] < 0).astype(np.int64)]
+                totm = p1v[None, :] + p2m
+                totm[p1_row, :] = math.inf
+                flat = int(np.argmin(totm))
+                j, jj = divmod(flat, cols.size)
+                cost = float(totm[j, jj])
+                r2, c2 = int(top[j]), int(cols[jj])
+            if not math.isfinite(cost) or not cost < best[0]:
+                continue
+            moves: list[tuple[int, int, int]] = []  # (row, col, X-delta)
+            pairs = [(r1, sigma), (r2, -sigma)]
+            for r, ys in pairs:
+                rs = -1 if r == lay.grand_row and lay.grand else 1
+                moves.append((r, c1, ys * rs * int(cs[c1])))
+                if c2 is not None:
+                    moves.append((r, c2, -ys * rs * int(cs[c2])))
+            extra: list[tuple[int, int, int]] = []
+            for r, _ in pairs:
+                if lay.grand and r == lay.grand_row:
                     continue
-                for c2 in cols:
-                    moves: list[tuple[int, int, int]] = []  # (row, col, X-delta)
-                    pairs = [(r1, sigma), (r2, -sigma)]
-                    for r, ys in pairs:
-                        moves.append((r, c1, ys * rsign(r) * int(self.col_sign[c1])))
-                        if c2 is not None:
-                            moves.append((r, c2, -ys * rsign(r) * int(self.col_sign[c2])))
-                    cost = sum(cell_cost(r, c, dx) for r, c, dx in moves)
-                    if not math.isfinite(cost):
-                        continue
-                    extra: list[tuple[int, int, int]] = []
-                    for r, _ in pairs:
-                        if r == lay.grand_row:
-                            continue
-                        d1 = next(dx for rr, cc, dx in moves if rr == r and cc == c1)
-                        d2 = next((dx for rr, cc, dx in moves if rr == r and cc == c2), 0)
-                        rc, area = self._realisation(cu, cd, r - lay.n_areas, c1, d1, c2, d2,
-                                                     only=fixed_area if r == r1 else None)
-                        cost += rc
-                        if not math.isfinite(cost):
-                            break
-                        extra.append((area, c1, d1))
-                        if c2 is not None:
-                            extra.append((area, c2, d2))
-                    if cost < best[0]:
-                        best = (cost, moves + extra)
-                        if cost == 0:
-                            return best
+                d1 = next(dx for rr, cc, dx in moves if rr == r and cc == c1)
+                d2 = next((dx for rr, cc, dx in moves if rr == r and cc == c2), 0)
+                area = self._realisation(r - lay.n_areas, c1, d1, c2, d2,
+                                         only=fixed_area if r == r1 else None)
+                extra.append((area, c1, d1))
+                if c2 is not None:
+                    extra.append((area, c2, d2))
+            best = (cost, moves + extra)
+            if cost == 0:
+                return best
         return best
 
     def protect_top(self) -> bool:
         lay = self.lay
+        n = lay.n_areas
         changed = False
-        while True:
-            cu, cd = self.costs(slice(None))
-            pending = None
-            for r in range(lay.n_areas, lay.n_rows):
-                for c in range(self.V.shape[1]):
-                    if self.st[r, c] in (_PRIMARY, _RELABELLED) and not self.witnessed[r, c]:
-                        cost, moves = self._top_witness(r, c, cu, cd)
-                        if cost > 0:
-                            pending = (r, c, cost, moves)
-                            break
-                if pending:
-                    break
-            if pending is None:
-                return changed
-            r, c, cost, moves = pending
-            if not math.isfinite(cost):
-                self.chain(r, c)
-            else:
-                for rr, cc, dx in moves:
-                    if (cu[rr, cc] if dx > 0 else cd[rr, cc]) > 0:
-                        self.withhold(rr, cc)
-            changed = True
+        top_st = self.st[n:]
+        todo = np.argwhere(((top_st == _PRIMARY) | (top_st == _RELABELLED))
+                           & ~self.witnessed[n:])
+        for rr, cc in todo:
+            r, c = int(rr) + n, int(cc)
+            cost, moves = self._top_witness(r, c)
+            if cost > 0:
+                if not math.isfinite(cost):
+                    self.chain(r, c)
+                else:
+                    self._apply(moves)
+                changed = True
+            # a witness found (free, or paid for just now) stays valid
+            self.witnessed[r, c] = True
+        return changed
 
     def run(self) -> np.ndarray:
         lay = self.lay

@@ -374,3 +374,142 @@ def test_lp_checker_agrees_with_brute_force(case):
     assert {(d.table, d.row, d.column) for d in found} == expected
     for d in found:
         assert feasible[(d.table, d.row, d.column)] == {d.value}
+
+
+# --------------------------------------------------------------------------------------
+# Sparse tables (national scale: almost every cell 0 or 1)
+# --------------------------------------------------------------------------------------
+
+
+def interval_attack(area_pub, group_pub, groups, t, total_years, grand_label, max_sweeps=60):
+    """A reader with a spreadsheet: narrow every withheld cell's range relation by relation.
+
+    Each additive relation (an area's or group's years add to its total; a group's areas
+    add to the group row; the groups add to the grand row) bounds each of its cells by
+    the others' bounds; repeat until nothing changes. Weaker than the LP checker but
+    cheap on large tables. Returns {(table, row, column): (low, high)} for withheld cells.
+    """
+    years = [c for c in area_pub.columns if c != "total"]
+    sel = years if total_years is None else list(total_years)
+    cols = [*years, "total"]
+    frames = {"areas": area_pub, "groups": group_pub}
+    keys: list[tuple[str, object, object]] = []
+    lows: list[float] = []
+    highs: list[float] = []
+    withheld: list[bool] = []
+    pos = {}
+    for table, frame in frames.items():
+        for row in frame.index:
+            for col in cols:
+                text = str(frame.at[row, col])
+                leaf = table == "areas" and col != "total"
+                if text == f"<{t}":
+                    a, b = 1.0, float(t - 1)
+                elif text == WITHHELD:
+                    a, b = float(t if leaf else 1), math.inf
+                else:
+                    a = b = float(int(text))
+                pos[(table, row, col)] = len(keys)
+                keys.append((table, row, col))
+                lows.append(a)
+                highs.append(b)
+                withheld.append(not text.isdigit())
+    lo, hi = np.array(lows), np.array(highs)
+    lines = []  # (member cell ids, total cell id)
+    for table, frame in frames.items():
+        for row in frame.index:
+            lines.append(([pos[(table, row, y)] for y in sel], pos[(table, row, "total")]))
+    g = groups.reindex(area_pub.index).astype(str)
+    group_rows = [r for r in group_pub.index if r != grand_label]
+    for col in cols:
+        for lab in group_rows:
+            lines.append(([pos[("areas", a, col)] for a in g.index[g == lab]],
+                          pos[("groups", lab, col)]))
+        if grand_label is not None:
+            lines.append(([pos[("groups", lab, col)] for lab in group_rows],
+                          pos[("groups", grand_label, col)]))
+    relations = [(np.array(m, dtype=np.int64), k) for m, k in lines]
+    for _ in range(max_sweeps):
+        moved = False
+        for members, k in relations:
+            mlo, mhi = lo[members], hi[members]
+            n_inf = int(np.isinf(mhi).sum())
+            fin_hi = float(mhi[np.isfinite(mhi)].sum())
+            # the total lies between the sums of its members' bounds
+            new_lo_k = max(lo[k], mlo.sum())
+            new_hi_k = min(hi[k], math.inf if n_inf else fin_hi)
+            # each member is the total minus the others
+            others_lo = mlo.sum() - mlo
+            others_inf = n_inf - np.isinf(mhi).astype(int)
+            others_hi = np.where(others_inf > 0, math.inf,
+                                 fin_hi - np.where(np.isinf(mhi), 0.0, mhi))
+            new_lo_m = np.maximum(mlo, lo[k] - others_hi)
+            new_hi_m = np.minimum(mhi, hi[k] - others_lo)
+            if (new_lo_k > lo[k] or new_hi_k < hi[k] or (new_lo_m > mlo).any()
+                    or (new_hi_m < mhi).any()):
+                moved = True
+                lo[k], hi[k] = new_lo_k, new_hi_k
+                lo[members], hi[members] = new_lo_m, new_hi_m
+        if not moved:
+            break
+    assert (lo <= hi).all()  # the true table always fits
+    return {key: (lo[i], hi[i]) for i, key in enumerate(keys) if withheld[i]}
+
+
+def test_interval_attack_finds_a_hand_computed_disclosure():
+    # The hand case of test_checker_finds_hand_computed_disclosures: a_2019 = 10 - 7 = 3.
+    area = pd.DataFrame({"2019": ["<5", "6"], "2020": ["0", "8"], "2021": ["7", "0"],
+                         "total": ["10", "14"]}, index=["a", "b"])
+    group = pd.DataFrame({"2019": ["9"], "2020": ["8"], "2021": ["7"], "total": ["24"]},
+                         index=["G"])
+    ranges = interval_attack(area, group, pd.Series(["G", "G"], index=["a", "b"]), 5, None,
+                             None)
+    assert ranges[("areas", "a", "2019")] == (3.0, 3.0)
+
+
+def sparse_table(n_areas, n_years, n_groups, lam, seed):
+    rng = np.random.default_rng(seed)
+    counts = pd.DataFrame(rng.poisson(lam, size=(n_areas, n_years)),
+                          index=[f"E01{i:06d}" for i in range(n_areas)],
+                          columns=[str(2016 + y) for y in range(n_years)])
+    groups = pd.Series([f"LA{i * n_groups // n_areas:03d}" for i in range(n_areas)],
+                       index=counts.index)
+    return counts, groups
+
+
+def test_sparse_national_shape_is_protected():
+    # 3,000 areas x 8 years, mean 0.05 per cell (almost every cell 0 or 1), 30 groups,
+    # a grand-total row and a total over the last 4 years: the shape that used to run
+    # for minutes. Every small count must be withheld and none narrowed to one value.
+    counts, groups = sparse_table(3000, 8, 30, 0.05, seed=3)
+    total_years = list(counts.columns[-4:])
+    p = protect_counts(counts, groups=groups, total_years=total_years, grand_label="All areas")
+    area, grp = true_tables(counts, groups, total_years, "All areas")
+    for pub, true, prim, sec in ((p.area_table, area, p.area_primary, p.area_secondary),
+                                 (p.group_table, grp, p.group_primary, p.group_secondary)):
+        pub_v, true_v = pub.to_numpy().astype(str), true.to_numpy()
+        small = (true_v >= 1) & (true_v <= 4)
+        assert (prim.to_numpy() == small).all()
+        shown = np.char.isdigit(pub_v)
+        assert (pub_v[shown].astype(np.int64) == true_v[shown]).all()
+        assert (true_v[sec.to_numpy()] >= 5).all()  # complements are never zeros
+    assert p.primary_cells > 1000  # the table really is full of small counts
+    ranges = interval_attack(p.area_table, p.group_table, groups, 5, total_years, "All areas")
+    pinned = [key for key, (lo, hi) in ranges.items() if lo == hi and 1 <= lo <= 4]
+    assert pinned == []
+    # the same attack on primary suppression alone pins many counts (sparse rows and
+    # columns give them away), so it is a real check
+    raw = [tab.map(lambda v: format_count(v, threshold=5)) for tab in (area, grp)]
+    ranges = interval_attack(raw[0], raw[1], groups, 5, total_years, "All areas")
+    assert sum(lo == hi and 1 <= lo <= 4 for lo, hi in ranges.values()) > 100
+
+
+def test_sparse_subset_passes_the_lp_check():
+    # Three groups of the sparse shape, small enough for the full LP differencing attack.
+    counts, groups = sparse_table(3000, 8, 30, 0.05, seed=3)
+    keep = groups.isin(["LA000", "LA001", "LA002"])
+    counts, groups = counts[keep], groups[keep]
+    p = protect_counts(counts, groups=groups, total_years=list(counts.columns[-4:]),
+                       grand_label="All areas")
+    assert p.primary_cells > 50
+    assert p.audit() == []
