@@ -17,6 +17,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from geo.errors import Problem, ResultsFileError
@@ -24,6 +25,7 @@ from geo.errors import Problem, ResultsFileError
 __all__ = [
     "DEFAULT_PRECISION",
     "DEFAULT_TOLERANCE_M",
+    "dissolve",
     "simplify_coverage",
     "web_geometries",
 ]
@@ -88,6 +90,7 @@ def web_geometries(
     *,
     tolerance: float = DEFAULT_TOLERANCE_M,
     precision: int = DEFAULT_PRECISION,
+    simplify_boundary: bool = True,
 ) -> list[dict[str, Any]]:
     """GeoJSON geometry objects (EPSG:4326, rounded) ready to embed in a web map.
 
@@ -99,6 +102,10 @@ def web_geometries(
         Coverage-simplification tolerance in metres.
     precision : int
         Decimal places kept for longitude and latitude.
+    simplify_boundary : bool
+        Whether to simplify the outer boundary too. ``False`` keeps the outline of a part of a
+        larger coverage exactly where it was, so parts simplified separately still fit
+        together.
 
     Returns
     -------
@@ -106,7 +113,8 @@ def web_geometries(
         One GeoJSON geometry mapping per input row, in input order (one-part multipolygons
         become polygons).
     """
-    simplified = simplify_coverage(geometry, tolerance=tolerance)
+    simplified = simplify_coverage(geometry, tolerance=tolerance,
+                                   simplify_boundary=simplify_boundary)
     wgs84 = simplified.to_crs(4326) if simplified.crs is not None else simplified
     rounded = shapely.transform(np.asarray(wgs84.values, dtype=object),
                                 lambda xy: np.round(xy, precision))
@@ -117,3 +125,39 @@ def web_geometries(
     single = (shapely.get_type_id(rounded) == 6) & (shapely.get_num_geometries(rounded) == 1)
     rounded = np.where(single, shapely.get_geometry(rounded, 0), rounded)
     return [shapely.geometry.mapping(geom) for geom in rounded]
+
+
+def dissolve(geometry: gpd.GeoSeries, keys: Any) -> gpd.GeoSeries:
+    """Union of the polygons of each key (for example the small areas of each local authority).
+
+    Uses GEOS coverage union (fast, exact for a clean coverage) and falls back to a general
+    union for a group whose polygons are not noded as a coverage.
+
+    Parameters
+    ----------
+    geometry : GeoSeries
+        Polygons.
+    keys : array-like
+        Group key per row, same length as *geometry*.
+
+    Returns
+    -------
+    GeoSeries
+        One (multi)polygon per distinct key, indexed by key in sorted order, same CRS.
+    """
+    labels = np.asarray(keys)
+    if len(labels) != len(geometry):
+        raise ValueError(f"{len(labels)} keys for {len(geometry)} geometries")
+    codes, uniques = pd.factorize(labels, sort=True)
+    values = np.asarray(geometry.values, dtype=object)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    out = []
+    for g in range(len(uniques)):
+        parts = values[order[bounds[g]:bounds[g + 1]]]
+        try:
+            merged = shapely.coverage_union_all(parts)
+        except shapely.errors.GEOSException:
+            merged = shapely.union_all(parts)
+        out.append(merged)
+    return gpd.GeoSeries(out, index=pd.Index(uniques), crs=geometry.crs)

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import mapclassify
 import numpy as np
 import pandas as pd
 
@@ -35,32 +34,40 @@ _JENKS_MAX = 1000
 def _fisher_jenks(y: np.ndarray, k: int, **_: Any) -> Any:
     sample = y if len(y) <= _JENKS_MAX else np.quantile(y, np.linspace(0, 1, _JENKS_MAX),
                                                         method="inverted_cdf")
-    fj = mapclassify.FisherJenks(sample, k=k)
+    fj = _mc().FisherJenks(sample, k=k)
     if len(y) <= _JENKS_MAX:
         return fj
     bins = np.unique(np.append(fj.bins[:-1], y.max()))
-    return mapclassify.UserDefined(y, bins=list(bins))
+    return _mc().UserDefined(y, bins=list(bins))
 
 
-def _k_scheme(cls: Any) -> Callable[..., Any]:
-    return lambda y, k, **_: cls(y, k=k)
+def _mc() -> Any:
+    """mapclassify, imported on first use (it takes ~2 s to import; the app's first map
+    only needs the published bands)."""
+    import mapclassify
+
+    return mapclassify
+
+
+def _k_scheme(name: str) -> Callable[..., Any]:
+    return lambda y, k, **_: getattr(_mc(), name)(y, k=k)
 
 
 # Canonical name -> builder(y, k, **options). Options: pct, multiples, hinge, bins.
 SCHEMES: dict[str, Callable[..., Any]] = {
-    "quantiles": _k_scheme(mapclassify.Quantiles),
-    "equal_interval": _k_scheme(mapclassify.EqualInterval),
+    "quantiles": _k_scheme("Quantiles"),
+    "equal_interval": _k_scheme("EqualInterval"),
     "fisher_jenks": _fisher_jenks,
     "natural_breaks": _fisher_jenks,
-    "jenks_caspall": _k_scheme(mapclassify.JenksCaspall),
-    "maximum_breaks": _k_scheme(mapclassify.MaximumBreaks),
-    "head_tail_breaks": lambda y, k, **_: mapclassify.HeadTailBreaks(y),
-    "std_mean": lambda y, k, multiples=(-2, -1, 1, 2), **_: mapclassify.StdMean(
+    "jenks_caspall": _k_scheme("JenksCaspall"),
+    "maximum_breaks": _k_scheme("MaximumBreaks"),
+    "head_tail_breaks": lambda y, k, **_: _mc().HeadTailBreaks(y),
+    "std_mean": lambda y, k, multiples=(-2, -1, 1, 2), **_: _mc().StdMean(
         y, multiples=list(multiples)),
-    "percentiles": lambda y, k, pct=(1, 10, 50, 90, 99, 100), **_: mapclassify.Percentiles(
+    "percentiles": lambda y, k, pct=(1, 10, 50, 90, 99, 100), **_: _mc().Percentiles(
         y, pct=list(pct)),
-    "box_plot": lambda y, k, hinge=1.5, **_: mapclassify.BoxPlot(y, hinge=hinge),
-    "user_defined": lambda y, k, bins=None, **_: mapclassify.UserDefined(y, bins=list(bins)),
+    "box_plot": lambda y, k, hinge=1.5, **_: _mc().BoxPlot(y, hinge=hinge),
+    "user_defined": lambda y, k, bins=None, **_: _mc().UserDefined(y, bins=list(bins)),
 }
 
 

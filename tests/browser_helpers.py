@@ -1,6 +1,7 @@
 """Run the Streamlit app in a subprocess and drive it with Debian's Chromium via Playwright.
 
 Never calls ``playwright install``: the browser is ``/usr/bin/chromium``.
+:func:`measure_map_timings` is the reusable timing of the map (also called by ``bench/run.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,11 +45,17 @@ __all__ = [
     "LOOPBACK",
     "MAP_IFRAME",
     "POLYGON",
+    "ByteCounter",
     "NetworkGuard",
+    "choose_group",
+    "choose_layer",
     "free_port",
     "launch_browser",
+    "map_frame",
+    "measure_map_timings",
     "polygon_fills",
     "run_app",
+    "wait_for_fills",
     "wait_for_polygons",
 ]
 
@@ -69,15 +76,17 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def run_app(results: Path, *, timeout: float = 60.0, log: Path | None = None) -> Iterator[str]:
+def run_app(results: Path, *, timeout: float = 60.0, log: Path | None = None,
+            env: Mapping[str, str] | None = None) -> Iterator[str]:
     """Start ``streamlit run app.py`` on a free loopback port; yield its base URL.
 
     The server runs in its own process group, which is always killed on exit (also when the
-    test fails).
+    test fails). *env* adds environment variables (for example
+    ``FIRERISK_OVERVIEW_MIN_AREAS``).
     """
     port = free_port()
     env = {**os.environ, "FIRERISK_RESULTS": str(results),
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **(env or {})}
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
            "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
@@ -164,3 +173,218 @@ def polygon_fills(page: Any) -> set[str]:
     fills = frame.locator(POLYGON).evaluate_all(
         "els => els.map(e => (e.getAttribute('fill') || '').toLowerCase())")
     return {str(f) for f in fills}
+
+
+def map_frame(page: Any) -> Any:
+    """The map's iframe (a Playwright ``Frame``), waiting for it to appear."""
+    page.locator(MAP_IFRAME).first.wait_for(state="attached", timeout=90_000)
+    handle = page.locator(MAP_IFRAME).first.element_handle()
+    frame = handle.content_frame() if handle is not None else None
+    if frame is None:
+        raise AssertionError("the map iframe has no document")
+    return frame
+
+
+def wait_for_fills(page: Any, *, expected: set[str] | None = None,
+                   differs_from: set[str] | None = None, count: int | None = None,
+                   timeout: float = 60.0) -> float:
+    """Wait until the polygons' fill colours equal *expected* (or differ from
+    *differs_from*), and their number is *count* if given; return seconds waited."""
+    start = time.monotonic()
+    frame = page.frame_locator(MAP_IFRAME).first
+    seen: set[str] = set()
+    n = -1
+    while time.monotonic() - start < timeout:
+        try:
+            fills = frame.locator(POLYGON).evaluate_all(
+                "els => els.map(e => (e.getAttribute('fill') || '').toLowerCase())")
+        except PlaywrightError:  # the iframe is being replaced during a rerun
+            fills = []
+        seen, n = {str(f) for f in fills}, len(fills)
+        colours_ok = (seen == expected if expected is not None
+                      else bool(seen) and seen != differs_from)
+        if colours_ok and (count is None or n == count):
+            return time.monotonic() - start
+        page.wait_for_timeout(50)
+    raise AssertionError(f"after {timeout:.0f} s the map showed {n} polygons with colours "
+                         f"{sorted(seen)}; expected {count} polygons with "
+                         f"{sorted(expected) if expected is not None else 'new colours'}")
+
+
+def choose_layer(page: Any, label: str) -> None:
+    """Click the sidebar's map layer option *label* (see ``ui.mapview.LAYERS``)."""
+    page.get_by_test_id("stSidebar").get_by_text(label, exact=True).click()
+
+
+def choose_group(page: Any, column_label: str, value: str) -> Any:
+    """Open the sidebar's group select box labelled *column_label* and type *value*; return
+    the matching option (``.click()`` it to pick the group)."""
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_test_id("stSelectbox").filter(has_text=column_label).click()
+    page.keyboard.type(value)
+    option = page.get_by_role("option", name=value, exact=True)
+    option.wait_for(state="visible")
+    return option
+
+
+@dataclass
+class ByteCounter:
+    """Bytes the page receives: Streamlit's websocket frames (payload after decompression)
+    and HTTP response bodies (as sent, so gzip-compressed where the server compressed).
+
+    ``counter.mark()`` returns a snapshot; ``counter.since(mark)`` the bytes received after
+    it, by kind, plus the URLs fetched. Response sizes are asked of the browser only in
+    ``since`` (asking in the event handler would slow the page being timed).
+    """
+
+    websocket: int = 0
+    frames: int = 0
+    requests: list[Any] = field(default_factory=list)
+    _sizes: dict[int, int] = field(default_factory=dict)
+
+    def attach(self, page: Any) -> ByteCounter:
+        page.on("websocket", self._on_websocket)
+        page.on("requestfinished", self._on_request)
+        return self
+
+    def _on_request(self, request: Any) -> None:
+        self.requests.append(request)
+
+    def _on_websocket(self, ws: Any) -> None:
+        ws.on("framereceived", self._on_frame)
+
+    def _on_frame(self, payload: Any) -> None:
+        self.frames += 1
+        self.websocket += len(payload.encode("utf-8") if isinstance(payload, str) else payload)
+
+    def _size(self, i: int) -> int:
+        if i not in self._sizes:
+            try:
+                size = int(self.requests[i].sizes().get("responseBodySize", 0))
+            except PlaywrightError:
+                size = 0
+            self._sizes[i] = max(size, 0)
+        return self._sizes[i]
+
+    @property
+    def responses(self) -> list[tuple[str, int]]:
+        """(URL, body bytes) of every finished request so far."""
+        return [(str(r.url), self._size(i)) for i, r in enumerate(self.requests)]
+
+    def mark(self) -> tuple[int, int]:
+        return self.websocket, len(self.requests)
+
+    def since(self, mark: tuple[int, int]) -> dict[str, Any]:
+        ws, n = mark
+        rows = [(str(self.requests[i].url), self._size(i)) for i in range(n, len(self.requests))]
+        http = sum(b for _, b in rows)
+        return {"websocket": self.websocket - ws, "http": http,
+                "total": self.websocket - ws + http, "urls": [u for u, _ in rows],
+                "geometry_http": sum(b for u, b in rows
+                                     if urlsplit(u).path.endswith(".geojson"))}
+
+
+def _settle(page: Any, counter: ByteCounter, *, quiet: float = 0.5,
+            timeout: float = 10.0) -> None:
+    """Wait until no bytes arrived for *quiet* seconds (the rerun has finished)."""
+    start = time.monotonic()
+    last, since = counter.mark(), time.monotonic()
+    while time.monotonic() - start < timeout:
+        page.wait_for_timeout(100)
+        now = counter.mark()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+
+
+def _file_bytes(urls: list[str]) -> int:
+    """Size on disk (uncompressed) of the GeoJSON files among *urls* (served from static/)."""
+    total = 0
+    for path in {urlsplit(u).path for u in urls if urlsplit(u).path.endswith(".geojson")}:
+        local = ROOT / "static" / path.split("/app/static/", 1)[-1]
+        total += local.stat().st_size if local.is_file() else 0
+    return total
+
+
+def measure_map_timings(results: Path, *, work_dir: Path, expected: int,
+                        layer_label: str | None = "Deprivation (IMD decile)",
+                        group: tuple[str, str, int] | None = None,
+                        env: Mapping[str, str] | None = None,
+                        timeout: float = 120.0) -> dict[str, Any]:
+    """Time the map of *results* in the real app and headless Chromium, and count bytes.
+
+    Starts the app on a fresh server, then measures: page load to *expected* polygons on the
+    fresh server (``cold_s``) and after a reload (``warm_s``), with the bytes received
+    (``cold_bytes``, ``warm_bytes``: everything, Streamlit's own scripts included) and the
+    geometry's share (``*_geometry_bytes`` as sent, gzip; ``geometry_file_bytes``
+    uncompressed); a layer change (click on *layer_label*) until the
+    fill colours have changed (``layer_s``, ``layer_bytes``); and, if *group* = (select box
+    label, value, number of areas) is given, picking that group (from the click on its option)
+    until exactly that many polygons are drawn (``group_s``, ``group_bytes``). Seconds include
+    Streamlit's rerun; ``*_geometry_bytes`` count only the GeoJSON files fetched.
+    ``blocked`` lists requests to anything but the loopback server (should be empty).
+
+    Parameters
+    ----------
+    results : Path
+        Results GeoPackage.
+    work_dir : Path
+        Folder for the app log and the browser profile.
+    expected : int
+        Polygons of the first map (areas, or groups when the map starts as an overview).
+    """
+    from playwright.sync_api import sync_playwright
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Any] = {}
+    with run_app(results, log=work_dir / "app.log", env=env) as base, \
+            sync_playwright() as pw:
+        context = launch_browser(pw, work_dir / "chromium-profile")
+        try:
+            guard = NetworkGuard()
+            context.route("**/*", guard)
+            page = context.new_page()
+            counter = ByteCounter().attach(page)
+            for key in ("cold", "warm"):
+                mark = counter.mark()
+                start = time.monotonic()
+                if key == "cold":
+                    page.goto(base)
+                else:
+                    page.reload()
+                wait_for_polygons(page, expected, timeout=timeout)
+                out[f"{key}_s"] = time.monotonic() - start
+                _settle(page, counter)
+                got = counter.since(mark)
+                out[f"{key}_bytes"] = got["total"]
+                out[f"{key}_geometry_bytes"] = got["geometry_http"]
+                if key == "cold":
+                    out["geometry_file_bytes"] = _file_bytes(got["urls"])
+            if layer_label:
+                before = polygon_fills(page)
+                mark = counter.mark()
+                start = time.monotonic()
+                choose_layer(page, layer_label)
+                wait_for_fills(page, differs_from=before, count=expected, timeout=timeout)
+                out["layer_s"] = time.monotonic() - start
+                _settle(page, counter)
+                got = counter.since(mark)
+                out["layer_bytes"], out["layer_geometry_bytes"] = got["total"], got[
+                    "geometry_http"]
+            if group:
+                label, value, n = group
+                option = choose_group(page, label, value)
+                mark = counter.mark()
+                start = time.monotonic()
+                option.click()
+                wait_for_polygons(page, n, timeout=timeout)
+                out["group_s"] = time.monotonic() - start
+                _settle(page, counter)
+                got = counter.since(mark)
+                out["group_bytes"], out["group_geometry_bytes"] = got["total"], got[
+                    "geometry_http"]
+            out["blocked"] = list(guard.blocked)
+        finally:
+            context.close()
+    return out

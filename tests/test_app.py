@@ -54,12 +54,20 @@ def map_args(at: AppTest) -> dict[str, Any]:
 
 
 def map_features(at: AppTest) -> list[dict[str, Any]]:
-    """The GeoJSON features embedded in the map's polygon layer, as the browser receives them."""
+    """The areas the map draws on this rerun: code, tooltip properties (from the static
+    geometry file the map fetches) and fill colour (from the style table of the rerun)."""
     script = map_args(at)["feature_group"]
-    match = re.search(r"_add\((?=\{)", script)
-    assert match, "no embedded GeoJSON found in the map's feature group"
-    data, _ = json.JSONDecoder().raw_decode(script, match.end())
-    return list(data["features"])
+    match = re.search(r"FireRiskMap\.render\([^,]+, (?=\{)", script)
+    assert match, "no style table in the map's feature group"
+    table, _ = json.JSONDecoder().raw_decode(script, match.end())
+    features = []
+    for url in table.get("load", []):
+        path = ROOT / "static" / url.removeprefix("/app/static/")
+        features += json.loads(path.read_bytes())["features"]
+    shown = None if table.get("shown") is None else set(table["shown"])
+    return [{"id": f["properties"]["i"], "properties": f["properties"],
+             "fill": table["colours"][int(table["cls"][f["properties"]["k"]], 36)]}
+            for f in features if shown is None or f["properties"]["k"] in shown]
 
 
 def variant(results: Results, out: Path, change: Callable[[pd.DataFrame], None],
@@ -119,11 +127,11 @@ def test_changing_the_layer_recolours_without_changing_the_base_map(sample_resul
                                                                      monkeypatch):
     at = start(sample_results, monkeypatch)
     before = map_args(at)
-    fills_before = re.findall(r'"fillColor":\s*"(#[0-9a-f]{6})"', before["feature_group"])
+    fills_before = {f["fill"] for f in map_features(at)}
     at.sidebar.radio(key="map_layer").set_value("imd").run()
     assert not at.exception
     after = map_args(at)
-    fills_after = re.findall(r'"fillColor":\s*"(#[0-9a-f]{6})"', after["feature_group"])
+    fills_after = {f["fill"] for f in map_features(at)}
     assert set(fills_after) != set(fills_before)
     # Same base map -> same component key: the browser keeps Leaflet and swaps the polygons.
     assert after["key"] == before["key"]
@@ -255,11 +263,12 @@ def test_evaluation_page_without_and_with_a_backtest(results, group, tmp_path, m
     rich = variant(results, tmp_path / "rich.gpkg", lambda t: None,
                    extra={"evaluation": evaluation, "evaluation_curve": curve}, keep=group)
     at = start(rich, monkeypatch, page="ui/page_evaluation.py")
-    assert any("had 30% of the next year" in s.value for s in at.success)
+    assert any("reached areas where 30% of the next year" in s.value
+               and "20% using last year" in s.value for s in at.success)
     assert at.get("vega_lite_chart"), "the capture curve is not drawn"
     summary = at.dataframe[0].value
     assert list(summary["Top 10% of households"]) == ["30.0%", "20.0%"]
-    assert list(summary["List"]) == ["This atlas (model)", "Last year's fires"]
+    assert list(summary["List"]) == ["This list (the model)", "Last year's count"]
 
 
 def test_missing_results_are_built_on_first_start(sample_results, tmp_path, monkeypatch):

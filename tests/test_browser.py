@@ -1,51 +1,77 @@
 """The real app in headless Chromium: the map draws one polygon per area, follows the filter
-and the layer, and the page never tries to reach anything but the app's own server."""
+and the layer without re-sending the geometry, starts large files as an overview of the area
+groups that fills in every small area when zoomed in, and never tries to reach anything but
+the app's own server."""
 
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 from playwright.sync_api import sync_playwright
 
-from geo.results import read_results
+from geo.results import Results, read_results
 from tests.browser_helpers import (
+    ROOT,
+    ByteCounter,
     NetworkGuard,
+    choose_group,
+    choose_layer,
     launch_browser,
+    map_frame,
     polygon_fills,
     run_app,
+    wait_for_fills,
     wait_for_polygons,
 )
 from ui.bands import published_banding
-from ui.mapview import LAYERS, layer_style
+from ui.mapview import LAYERS, group_classes, group_summary, layer_style
 
 pytestmark = pytest.mark.browser
 
 
-def _expected_fills(results, layer: str, area_ids) -> set[str]:
+def _expected_fills(results: Results, layer: str, area_ids) -> set[str]:
     style = layer_style(results, layer, banding=published_banding(results.areas,
                                                                   results.band_breaks))
     return {style.colour_of(int(c)) for c in style.classes.reindex(list(area_ids))}
 
 
-def _wait_for_fills(page, expected: set[str], *, timeout: float = 60.0) -> None:
-    start = time.monotonic()
-    seen: set[str] = set()
-    while time.monotonic() - start < timeout:
-        seen = polygon_fills(page)
-        if seen == expected:
-            return
-        page.wait_for_timeout(200)
-    raise AssertionError(f"map colours {sorted(seen)} never matched {sorted(expected)}")
+def _middle_group(results: Results) -> tuple[str, str, list[str]]:
+    areas = results.areas
+    column = results.group_columns[0]
+    counts = areas[column].astype(str).value_counts()
+    value = str(counts.index[len(counts) // 2])
+    ids = areas.loc[areas[column].astype(str) == value, "area_id"].astype(str).tolist()
+    return column, value, ids
+
+
+def _settle(page, counter: ByteCounter, quiet: float = 0.8) -> None:
+    last, since = counter.mark(), time.monotonic()
+    while time.monotonic() - since < quiet:
+        page.wait_for_timeout(100)
+        if counter.mark() != last:
+            last, since = counter.mark(), time.monotonic()
+
+
+def _geometry_file_bytes(counter: ByteCounter) -> int:
+    """Size on disk of the GeoJSON files the page fetched (served from ./static)."""
+    paths = {urlsplit(u).path for u, _ in counter.responses
+             if urlsplit(u).path.endswith(".geojson")}
+    assert paths, "the map fetched no geometry file"
+    total = 0
+    for path in paths:
+        assert path.startswith("/app/static/"), path
+        total += (ROOT / "static" / path.removeprefix("/app/static/")).stat().st_size
+    return total
 
 
 def test_map_polygons_follow_filter_and_layer_offline(sample_results, tmp_path):
     results = read_results(sample_results)
     areas = results.areas
-    column = results.group_columns[0]
-    counts = areas[column].astype(str).value_counts()
-    value = str(counts.index[len(counts) // 2])
-    in_group = areas.loc[areas[column].astype(str) == value, "area_id"]
+    column, value, in_group = _middle_group(results)
+    label = column.replace("_", " ").capitalize()
 
     with run_app(sample_results, log=tmp_path / "streamlit.log") as base, \
             sync_playwright() as pw:
@@ -56,33 +82,131 @@ def test_map_polygons_follow_filter_and_layer_offline(sample_results, tmp_path):
             page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
+            counter = ByteCounter().attach(page)
 
             start = time.monotonic()
             page.goto(base)
             wait_for_polygons(page, len(areas))
             cold = time.monotonic() - start
             assert polygon_fills(page) == _expected_fills(results, "band", areas["area_id"])
+            _settle(page, counter)
+            geometry = _geometry_file_bytes(counter)
+            assert geometry > 500_000  # every London polygon: the size the checks compare to
 
             start = time.monotonic()
             page.reload()
             wait_for_polygons(page, len(areas))
             warm = time.monotonic() - start
-            print(f"\nfirst polygons: cold {cold:.1f} s, warm {warm:.1f} s "
-                  f"({len(areas):,} areas)")
+            _settle(page, counter)
+            frame = map_frame(page)
+            frame.evaluate("() => { window.mapProbe = 42; }")  # gone if the frame is rebuilt
 
-            sidebar = page.get_by_test_id("stSidebar")
-            sidebar.get_by_test_id("stSelectbox").filter(
-                has_text=column.replace("_", " ").capitalize()).click()
-            page.keyboard.type(value)
-            page.get_by_role("option", name=value, exact=True).click()
-            wait_for_polygons(page, len(in_group))
-            _wait_for_fills(page, _expected_fills(results, "band", in_group))
+            # Layer change: new colours on every polygon, and only a style table travels.
+            mark = counter.mark()
+            start = time.monotonic()
+            choose_layer(page, LAYERS["imd"])
+            wait_for_fills(page, expected=_expected_fills(results, "imd", areas["area_id"]),
+                           count=len(areas))
+            layer_s = time.monotonic() - start
+            _settle(page, counter)
+            layer = counter.since(mark)
+            assert layer["geometry_http"] == 0, layer["urls"]
+            assert not any(u.endswith(".geojson") for u in layer["urls"]), layer["urls"]
+            assert layer["websocket"] > 0  # the rerun did reach the page
+            assert layer["total"] < geometry / 20, (layer["total"], geometry)
 
-            sidebar.get_by_text(LAYERS["imd"], exact=True).click()
-            _wait_for_fills(page, _expected_fills(results, "imd", in_group))
-            wait_for_polygons(page, len(in_group))
+            # Group change: only the group's polygons remain, still no geometry re-sent.
+            option = choose_group(page, label, value)
+            mark = counter.mark()
+            start = time.monotonic()
+            option.click()
+            wait_for_fills(page, expected=_expected_fills(results, "imd", in_group),
+                           count=len(in_group))
+            group_s = time.monotonic() - start
+            _settle(page, counter)
+            group = counter.since(mark)
+            assert group["geometry_http"] == 0, group["urls"]
+            assert group["total"] < geometry / 20, (group["total"], geometry)
 
+            choose_layer(page, LAYERS["band"])
+            wait_for_fills(page, expected=_expected_fills(results, "band", in_group),
+                           count=len(in_group))
+
+            # The map frame was restyled in place, never rebuilt (Leaflet, zoom and polygons
+            # were kept through every change).
+            assert frame.evaluate("() => window.mapProbe") == 42
+
+            print(f"\nLondon map, {len(areas):,} areas: all polygons cold {cold:.1f} s, warm "
+                  f"{warm:.1f} s; geometry file {geometry:,} bytes; layer change {layer_s:.2f} s"
+                  f" / {layer['total']:,} bytes; {column} change {group_s:.2f} s / "
+                  f"{group['total']:,} bytes")
             assert guard.allowed > 0
+            assert guard.blocked == [], f"the page tried to reach the internet: {guard.blocked}"
+            assert errors == [], errors
+        finally:
+            context.close()
+
+
+def _drawn_positions(frame) -> set[int]:
+    """Positions (in the results file) of the small areas drawn on the map."""
+    ks = frame.evaluate(
+        "() => window.FireRiskMap.state.areas.getLayers().map(l => l.feature.properties.k)")
+    return {int(k) for k in ks}
+
+
+def test_large_files_start_as_group_overview_and_fill_in_when_zoomed(sample_results,
+                                                                      tmp_path):
+    # London has 4,994 areas; lowering the threshold makes the app treat it like England.
+    results = read_results(sample_results)
+    areas = results.areas
+    column, value, in_group = _middle_group(results)
+    label = column.replace("_", " ").capitalize()
+    summary = group_summary(areas, column)
+    banding = published_banding(areas, results.band_breaks)
+    style = layer_style(results, "band", banding=banding)
+    group_fills = {style.colour_of(int(c))
+                   for c in group_classes(summary, "band", banding=banding)}
+    positions = set(np.flatnonzero(areas[column].astype(str).to_numpy() == value).tolist())
+    centre = areas.loc[areas[column].astype(str) == value].to_crs(4326).union_all().centroid
+
+    with run_app(sample_results, log=tmp_path / "streamlit.log",
+                 env={"FIRERISK_OVERVIEW_MIN_AREAS": "1000"}) as base, \
+            sync_playwright() as pw:
+        context = launch_browser(pw, tmp_path / "chromium-profile")
+        try:
+            guard = NetworkGuard()
+            context.route("**/*", guard)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+            page.goto(base)
+            frame = map_frame(page)
+            frame.wait_for_function("() => window.FireRiskMap && window.FireRiskMap.state.ov",
+                                    timeout=90_000)
+            # London fits the map at about zoom 10, where the small areas already fill in;
+            # zoom 8 is "national" zoom: one polygon per group.
+            frame.evaluate(f"() => window.map.setView([{centre.y}, {centre.x}], 8)")
+            wait_for_polygons(page, len(summary))
+            assert polygon_fills(page) == group_fills
+            assert _drawn_positions(frame) == set()
+
+            # Zoomed in on one group: every one of its small areas is drawn.
+            frame.evaluate(f"() => window.map.setView([{centre.y}, {centre.x}], 13)")
+            deadline = time.monotonic() + 60
+            while not positions <= _drawn_positions(frame):
+                assert time.monotonic() < deadline, "zooming in never showed the small areas"
+                page.wait_for_timeout(200)
+
+            frame.evaluate(f"() => window.map.setView([{centre.y}, {centre.x}], 8)")
+            wait_for_polygons(page, len(summary))
+
+            # Picking the group shows exactly its areas.
+            choose_group(page, label, value).click()
+            wait_for_fills(page, expected=_expected_fills(results, "band", in_group),
+                           count=len(in_group))
+            assert _drawn_positions(frame) == positions
+
             assert guard.blocked == [], f"the page tried to reach the internet: {guard.blocked}"
             assert errors == [], errors
         finally:

@@ -12,17 +12,23 @@ import shapely
 
 import geo.simplify as simplify_mod
 from geo.errors import ResultsFileError
-from geo.simplify import DEFAULT_TOLERANCE_M, simplify_coverage, web_geometries
+from geo.simplify import DEFAULT_TOLERANCE_M, dissolve, simplify_coverage, web_geometries
 
 LONDON = Path(__file__).resolve().parent.parent / "sample_data" / "london_lsoa21.geojson"
 
 
 @pytest.fixture(scope="module")
-def london() -> gpd.GeoSeries:
-    """The 4,994 real London LSOA 2021 boundaries in British National Grid."""
+def london_areas() -> gpd.GeoDataFrame:
+    """The 4,994 real London LSOA 2021 areas in British National Grid, with their borough."""
     areas = gpd.read_file(LONDON, engine="pyogrio").to_crs(27700)
     areas.index = areas["lsoa21_code"]
-    return areas.geometry
+    return areas
+
+
+@pytest.fixture(scope="module")
+def london(london_areas: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """The London LSOA boundaries alone."""
+    return london_areas.geometry
 
 
 def neighbour_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -158,3 +164,39 @@ def test_an_area_that_would_collapse_keeps_its_original_shape(london, monkeypatc
     out = simplify_coverage(sub, tolerance=50)
     assert not out.is_empty.any()
     assert out.iloc[3].equals(sub.iloc[3])
+
+
+def test_dissolve_gives_each_group_the_union_of_its_areas(london_areas):
+    keys = london_areas["ltla24_name"]
+    out = dissolve(london_areas.geometry, keys)
+    assert list(out.index) == sorted(keys.unique())
+    assert out.crs == london_areas.crs
+    for name in ("Hackney", "City of London", "Bromley"):
+        reference = shapely.union_all(london_areas.geometry[keys == name].values)
+        assert shapely.symmetric_difference(out[name], reference).area < 1.0  # m²
+    assert out.area.sum() == pytest.approx(london_areas.area.sum(), rel=1e-9)
+    with pytest.raises(ValueError, match="keys"):
+        dissolve(london_areas.geometry, keys.iloc[:-1])
+
+
+def test_dissolve_falls_back_when_polygons_are_not_noded():
+    # b has a vertex on the shared edge that a lacks: GEOS coverage union refuses this input.
+    a = shapely.box(0, 0, 1, 1)
+    b = shapely.Polygon([(1, 0), (2, 0), (2, 1), (1, 1), (1, 0.5)])
+    with pytest.raises(shapely.errors.GEOSException):
+        shapely.coverage_union_all([a, b])
+    out = dissolve(gpd.GeoSeries([a, b], crs=27700), ["g", "g"])
+    assert out["g"].area == pytest.approx(2.0)
+    assert shapely.normalize(out["g"]).equals(shapely.box(0, 0, 2, 1))
+
+
+def test_a_part_simplified_without_its_boundary_keeps_its_outline(london_areas):
+    part = london_areas.loc[london_areas["ltla24_name"] == "Hackney"].geometry
+    out = simplify_coverage(part, tolerance=400.0, simplify_boundary=False)
+    assert shapely.get_num_coordinates(out.values).sum() < shapely.get_num_coordinates(
+        part.values).sum()
+    # The outline of the part is untouched, so it still fits its unsimplified neighbours.
+    before, after = shapely.union_all(part.values), shapely.union_all(out.values)
+    assert shapely.symmetric_difference(before, after).area < 1.0  # m²
+    geoms = web_geometries(part, tolerance=400.0, simplify_boundary=False)
+    assert len(geoms) == len(part)

@@ -1,21 +1,32 @@
-"""The offline choropleth: layer classes, colours, tooltips and the folium map.
+"""The offline choropleth: layer classes, colours, tooltips and the Leaflet map.
 
-Polygons are drawn with ``folium.GeoJson`` and a style function (``folium.Choropleth`` and
-branca colour scales pull d3 from a CDN). Leaflet comes from the app's own static folder, no
-tile layer is used, and every piece of text taken from the data is HTML-escaped before it
-reaches the browser (Leaflet tooltips are inserted as HTML).
+No geometry travels with a Streamlit rerun. The polygons (coverage-simplified, rounded WGS 84)
+and every tooltip value that does not depend on the controls are written **once per results
+checksum** as static GeoJSON files (``ui/state.py`` writes them under ``static/cache``; Streamlit
+serves them at ``/app/static/cache``). The map's script (:data:`AREA_MAP_JS`, served from the same
+folder) fetches a file once per browser tab and keeps the Leaflet polygons. Each rerun sends
+only a *style table* (:func:`style_table`): one character per area giving its fill class, the
+legend colours, the band labels, the tooltip fields and the areas in the filter. A layer, band
+scheme or group change therefore restyles or shows/hides the polygons already drawn.
 
-The map is split in two parts for ``st_folium``: a *base map* (extent, group outlines) whose
-script only changes with the area filter, and a *feature group* with the coloured polygons.
-When only the layer or band scheme changes the base map's script is unchanged, so the
-component stays mounted (no reload of Leaflet, zoom and pan are kept) and only the feature
-group is swapped.
+Large files (more than :data:`OVERVIEW_MIN_AREAS` areas, for example all of England) start as
+an *overview*: one polygon per area group (for example each local authority) coloured by its
+household-weighted rate (:func:`group_summary`). From zoom :data:`DETAIL_ZOOM` the script
+replaces the groups in view by their small areas (one static file per group), so every area is
+still shown at service zoom; picking a group in the sidebar shows just its areas.
+
+The map uses Leaflet from the app's own static folder, no tile layer, no CDN, and SVG paths
+(``path.leaflet-interactive``). Every text taken from the data is HTML-escaped in Python before
+it reaches the browser (Leaflet inserts tooltips as HTML).
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
-from collections.abc import Mapping, Sequence
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -24,7 +35,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Figure
+from branca.element import Figure, MacroElement
+from jinja2 import Template
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
@@ -32,20 +44,42 @@ from geo.results import Results
 from ui.bands import AS_PUBLISHED, Banding
 
 __all__ = [
+    "AREA_MAP_JS",
     "BACKGROUND",
+    "DETAIL_ZOOM",
+    "FORMAT_VERSION",
     "LAYERS",
+    "MAX_DETAIL_AREAS",
     "NO_DATA_COLOUR",
     "OBSERVED_STEPS",
+    "OVERVIEW_MIN_AREAS",
+    "OVERVIEW_TOLERANCE_M",
     "RATE_CLASSES",
+    "AreaLayer",
     "LayerStyle",
+    "area_document",
+    "area_layer",
+    "area_properties",
     "available_layers",
+    "band_of_rates",
     "base_map",
+    "class_string",
+    "group_classes",
+    "group_fields",
+    "group_summary",
     "layer_style",
     "legend_html",
     "observed_classes",
+    "overview_document",
+    "plural",
     "polygon_layer",
+    "script_name",
     "sequential_colours",
+    "style_table",
+    "table_json",
+    "tooltip_fields",
     "tooltip_properties",
+    "use_overview",
     "wgs84_bounds",
 ]
 
@@ -66,6 +100,22 @@ OUTLINE_COLOUR = "#37474f"
 #: Lower ends of the classes of recorded fires at or above the small-number threshold.
 OBSERVED_STEPS = (10, 15, 20)
 RATE_CLASSES = 7
+
+#: Above this many areas the map of every area starts as an overview of the area groups
+#: (``$FIRERISK_OVERVIEW_MIN_AREAS`` overrides it, for example to try the overview on a
+#: small file).
+OVERVIEW_MIN_AREAS = int(os.environ.get("FIRERISK_OVERVIEW_MIN_AREAS", "8000"))
+#: Zoom level (Leaflet) from which the overview draws the small areas of the groups in view.
+DETAIL_ZOOM = 10
+#: At detail zoom the overview draws the small areas of the groups nearest the centre of the
+#: view until this many areas are drawn (about one fire service); the rest stay whole.
+MAX_DETAIL_AREAS = 6_000
+#: Simplification tolerance (metres) of the dissolved group polygons of the overview.
+OVERVIEW_TOLERANCE_M = 150.0
+#: Version of the static file layout and style table (part of every cache file name).
+FORMAT_VERSION = 1
+#: Characters encoding a class index (0..35) in a style table, one per area.
+_CLASS_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 # folium renders embedded data with Jinja's ``tojson``, whose default separators put a space
 # after every comma and colon: about 10% of the London map payload. folium's templates share
@@ -329,23 +379,28 @@ def wgs84_bounds(frame: Any) -> tuple[float, float, float, float]:
     return minx, miny, maxx, maxy
 
 
+
 def base_map(bounds: Sequence[Sequence[float]], *, js: Sequence[str], css: Sequence[str],
              outlines: Sequence[tuple[str, Mapping[str, Any]]] = (),
-             height: int = 600) -> folium.Map:
+             height: int = 600, min_zoom: int = 8) -> folium.Map:
     """Empty Leaflet map, no tiles, fitted to *bounds* ``[[south, west], [north, east]]``.
 
     Parameters
     ----------
     js, css : sequence of str
-        URLs (served by the app) of leaflet.js and leaflet.css. Replace folium's CDN links.
+        URLs (served by the app) of leaflet.js and leaflet.css, and of any script the map
+        needs (such as :data:`AREA_MAP_JS`). Replace folium's CDN links.
     outlines : sequence of (name, GeoJSON geometry)
-        Group outlines drawn on top, thin and not interactive, for orientation.
+        Group outlines embedded in the map, thin and not interactive. The app sends its
+        outlines in the static geometry files instead (see :func:`area_document`).
+    min_zoom : int
+        Lowest zoom the user can reach (about 5 shows all of Britain).
     """
-    m = folium.Map(location=None, tiles=None, zoom_start=10, min_zoom=8, max_zoom=17,
+    m = folium.Map(location=None, tiles=None, zoom_start=10, min_zoom=min_zoom, max_zoom=17,
                    control_scale=True, prefer_canvas=False, height=height,
                    zoom_snap=0.25)
     # Instance attributes shadow folium's class-level CDN lists (leaflet, jquery, bootstrap,
-    # awesome-markers): only our local Leaflet is loaded.
+    # awesome-markers): only our local files are loaded.
     m.default_js = [(f"local_js_{i}", url) for i, url in enumerate(js)]
     m.default_css = [(f"local_css_{i}", url) for i, url in enumerate(css)]
     root = cast(Figure, m.get_root())
@@ -354,6 +409,8 @@ def base_map(bounds: Sequence[Sequence[float]], *, js: Sequence[str], css: Seque
         ".leaflet-tooltip{white-space:normal;max-width:340px}"
         ".leaflet-tooltip table{border-collapse:collapse;font-size:12px}"
         ".leaflet-tooltip th{text-align:left;padding-right:8px;font-weight:600}"
+        ".fr-note{background:rgba(255,255,255,0.92);padding:4px 8px;border-radius:4px;"
+        "max-width:300px;font:12px/1.35 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3)}"
         "</style>"), name="firerisk_css")
     if outlines:
         folium.map.CustomPane("outlines", z_index=450, pointer_events=False).add_to(m)
@@ -381,7 +438,13 @@ _HOVER_JS = folium.JsCode(
 def polygon_layer(table: pd.DataFrame, geometry: Mapping[str, Mapping[str, Any]], *,
                   style: LayerStyle, banding: Banding, group_column: str | None
                   ) -> folium.FeatureGroup:
-    """Feature group with one coloured, tooltipped polygon per row of *table*."""
+    """Feature group with one coloured, tooltipped polygon per row of *table*, geometry
+    embedded in the page.
+
+    The app no longer uses this (it sends geometry once as a static file, see
+    :func:`area_layer`); it is kept as the "everything in one page" comparison for the
+    benchmark.
+    """
     ids = table["area_id"].astype(str).tolist()
     props, fields, aliases = tooltip_properties(table, style=style, banding=banding,
                                                 group_column=group_column)
@@ -408,8 +471,20 @@ def polygon_layer(table: pd.DataFrame, geometry: Mapping[str, Mapping[str, Any]]
     return fg
 
 
-def legend_html(style: LayerStyle, counts: Mapping[int, int]) -> str:
-    """Legend as HTML (labels escaped), with the number of areas shown in each class."""
+def plural(noun: str) -> str:
+    """English plural of a group label: 'borough' -> 'boroughs', 'local authority' ->
+    'local authorities'."""
+    if noun.endswith("y") and len(noun) > 1 and noun[-2] not in "aeiou":
+        return noun[:-1] + "ies"
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return noun + "es"
+    return noun + "s"
+
+
+def legend_html(style: LayerStyle, counts: Mapping[int, int], *,
+                unit: tuple[str, str] = ("area", "areas")) -> str:
+    """Legend as HTML (labels escaped), with the number of areas (or groups: *unit* is the
+    singular and plural noun) shown in each class."""
     rows = []
     entries = [(i, label, style.colours[i - 1]) for i, label in enumerate(style.labels, 1)]
     if counts.get(0, 0):
@@ -421,8 +496,617 @@ def legend_html(style: LayerStyle, counts: Mapping[int, int]) -> str:
             f'<span style="display:inline-block;width:18px;height:14px;background:{colour};'
             'border:1px solid #999"></span>'
             f'<span>{html.escape(label)}</span>'
-            f'<span style="color:#666;margin-left:auto">{n:,} area{"s" if n != 1 else ""}'
-            '</span></div>')
+            f'<span style="color:#666;margin-left:auto">{n:,} '
+            f'{html.escape(unit[0] if n == 1 else unit[1])}</span></div>')
     return (f'<div style="font-size:0.9rem"><strong>{html.escape(style.title)}</strong>'
             + "".join(rows) + "</div>")
 
+
+# --------------------------------------------------------------------------------------------
+# Static geometry files and the per-rerun style table
+
+#: Tooltip key of each layer's value in :func:`area_properties` (the band layer has none: the
+#: band is always shown).
+_VALUE_KEYS = {"rate": "r", "observed": "o", "imd": "d"}
+
+
+def use_overview(n_areas: int, *, column: str | None, every_area: bool) -> bool:
+    """Whether the map of the current filter starts as an overview of the area groups: more
+    than :data:`OVERVIEW_MIN_AREAS` areas, no group picked, and a group column to dissolve
+    by."""
+    return column is not None and every_area and n_areas > OVERVIEW_MIN_AREAS
+
+
+def class_string(classes: Iterable[int]) -> str:
+    """One character per class index (``0``-``9``, then ``a``-``z``): how a style table
+    sends the class of every area (5,000 areas -> 5,000 bytes)."""
+    arr = np.asarray(list(classes) if not isinstance(classes, np.ndarray) else classes)
+    if arr.size == 0:
+        return ""
+    arr = arr.astype(int)
+    if arr.min() < 0 or arr.max() >= len(_CLASS_CHARS):
+        raise ValueError(f"class indices must be 0..{len(_CLASS_CHARS) - 1}, got "
+                         f"{arr.min()}..{arr.max()}")
+    return "".join(np.array(list(_CLASS_CHARS))[arr].tolist())
+
+
+def area_properties(table: pd.DataFrame, *, positions: Sequence[int] | np.ndarray | None = None,
+                    group_column: str | None = None) -> list[dict[str, Any]]:
+    """Tooltip values of each area that do not depend on the map controls, HTML-escaped.
+
+    They are written once into the static geometry file. Keys are one letter (repeated in
+    every feature): ``k`` position of the area in the results file (indexes the style
+    table), ``n`` name, ``i`` code, ``g`` group (when *group_column* is given), ``h``
+    households, ``e`` expected fires next year with the 90% range, ``p`` chance of being in
+    the top 10%, ``u`` 1 when the published band is uncertain, and the layer values ``r``
+    (rate), ``o`` (recorded fires, recent years) and ``d`` (IMD decile). Columns a public
+    results file lacks are left out.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Rows of the results' ``areas`` layer (geometry not needed).
+    positions : sequence of int, optional
+        Position of each row in the whole results file (default ``0..n-1``).
+    group_column : str, optional
+        Group column shown in the tooltip.
+    """
+    n = len(table)
+    cols = set(table.columns)
+    pos = np.arange(n) if positions is None else np.asarray(positions, dtype=int)
+    if len(pos) != n:
+        raise ValueError(f"{len(pos)} positions for {n} rows")
+    columns: dict[str, list[Any]] = {
+        "k": [int(p) for p in pos],
+        "n": _text(table["area_name"]),
+        "i": _text(table["area_id"].astype(str)),
+    }
+    if group_column:
+        columns["g"] = _text(table[group_column])
+    if "households" in cols:
+        columns["h"] = _text(table["households"], "{:,.0f}")
+    if "expected" in cols:
+        expected = _text(table["expected"].astype(float), "{:,.1f}")
+        if {"pi_low", "pi_high"} <= cols:
+            expected = [e + (f" ({int(lo)} to {int(hi)})" if pd.notna(lo) and pd.notna(hi)
+                             else "")
+                        for e, lo, hi in zip(expected, table["pi_low"], table["pi_high"],
+                                             strict=True)]
+        columns["e"] = expected
+    if "p_top10" in cols:
+        columns["p"] = _text(100 * table["p_top10"].astype(float), "{:.0f}%")
+    if "uncertain_band" in cols:
+        columns["u"] = [int(bool(v)) for v in table["uncertain_band"].fillna(False)]
+    if "risk_per_1000" in cols:
+        columns["r"] = _text(table["risk_per_1000"].astype(float), "{:,.2f}")
+    if "obs_recent" in cols:
+        columns["o"] = [_esc(v) if isinstance(v, str) and v else "no data"
+                        for v in table["obs_recent"]]
+    if "imd_decile" in cols:
+        dec = pd.to_numeric(table["imd_decile"], errors="coerce")
+        columns["d"] = _text(dec, "{:.0f}")
+    keys = list(columns)
+    return [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def tooltip_fields(columns: Iterable[str], style: LayerStyle, *,
+                   group_label: str | None = None) -> list[list[str]]:
+    """Tooltip rows ``[key, label]`` (labels HTML-escaped) for the areas on *style*'s layer.
+
+    *columns* are the results' area columns; a row is listed only when the static file
+    holds its key (see :func:`area_properties`). ``b`` (the band) is filled in by the map
+    script from the style table.
+    """
+    cols = set(columns)
+    fields = [["n", "Area"], ["i", "Code"]]
+    if group_label:
+        fields.append(["g", group_label])
+    value_key = _VALUE_KEYS.get(style.key)
+    if value_key:
+        fields.append([value_key, style.title])
+    fields.append(["b", "Priority band"])
+    if "households" in cols:
+        fields.append(["h", "Households"])
+    if "expected" in cols:
+        fields.append(["e", "Expected fires next year (90% range)"
+                       if {"pi_low", "pi_high"} <= cols else "Expected fires next year"])
+    if "p_top10" in cols:
+        fields.append(["p", "Chance of being in the top 10%"])
+    return [[key, _esc(label)] for key, label in fields]
+
+
+def _weighted_mean(values: pd.Series, weights: pd.Series, groups: pd.Series) -> pd.Series:
+    """Per group: sum(w * x) / sum(w) over rows with a finite x and a positive w."""
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    w = pd.to_numeric(weights, errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(x) & np.isfinite(w) & (w > 0)
+    frame = pd.DataFrame({"g": groups.to_numpy(), "wx": np.where(ok, w * np.where(ok, x, 0), 0),
+                          "w": np.where(ok, w, 0)})
+    sums = frame.groupby("g", sort=True)[["wx", "w"]].sum()
+    return (sums["wx"] / sums["w"].where(sums["w"] > 0)).astype(float)
+
+
+def group_summary(areas: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Household-weighted figures of each area group, for the overview map.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by group (text, sorted), columns ``areas`` (number of small areas),
+        ``households`` (sum), ``expected`` (sum of expected fires; NaN without that column),
+        ``rate`` (household-weighted mean of ``risk_per_1000``, which equals
+        1,000 x expected / households when every area has both), ``imd`` (household-weighted
+        mean IMD decile) and ``band_mean`` (household-weighted mean published band index).
+    """
+    groups = areas[column].astype(str)
+    cols = set(areas.columns)
+    households = pd.to_numeric(areas["households"], errors="coerce") if "households" in cols \
+        else pd.Series(1.0, index=areas.index)
+    out = pd.DataFrame({"areas": groups.groupby(groups, sort=True).size()})
+    out.index.name = column
+    out["households"] = households.groupby(groups, sort=True).sum(min_count=1)
+    nan = pd.Series(np.nan, index=out.index)
+    out["expected"] = (pd.to_numeric(areas["expected"], errors="coerce")
+                       .groupby(groups, sort=True).sum(min_count=1)
+                       if "expected" in cols else nan)
+    out["rate"] = _weighted_mean(areas["risk_per_1000"], households, groups) \
+        if "risk_per_1000" in cols else nan
+    out["imd"] = _weighted_mean(areas["imd_decile"], households, groups) \
+        if "imd_decile" in cols else nan
+    out["band_mean"] = _weighted_mean(
+        pd.to_numeric(areas["band_index"], errors="coerce").where(lambda s: s > 0),
+        households, groups) if "band_index" in cols else nan
+    return out
+
+
+def band_of_rates(rates: Any, upper: Sequence[float]) -> np.ndarray:
+    """Band (1..k) of each rate under bands with these upper bounds, the same rule as
+    ``risk.bands`` (a rate equal to an upper bound belongs to the lower band; rates past the
+    ends go to the first or last band); 0 for a missing rate."""
+    r = np.asarray(rates, dtype=float)
+    if len(upper) == 0:
+        return np.zeros(r.shape, dtype=int)
+    band = np.searchsorted(np.asarray(upper[:-1], dtype=float), np.nan_to_num(r),
+                           side="left") + 1
+    return np.where(np.isfinite(r), band, 0).astype(int)
+
+
+def _round_half_up(values: np.ndarray) -> np.ndarray:
+    return np.floor(np.nan_to_num(values) + 0.5)
+
+
+def group_classes(summary: pd.DataFrame, layer: str, *, banding: Banding,
+                  rate_banding: Banding | None = None) -> np.ndarray:
+    """Class of each group of :func:`group_summary` on *layer* (0 = no data).
+
+    ``band``: the band its household-weighted rate falls in (the published bands' breaks,
+    or the chosen scheme's); without rates, the weighted mean band rounded half up. ``rate``: the
+    same with the finer rate classes. ``imd``: the weighted mean decile rounded half up.
+    ``observed``: 0 (recorded counts are shown for small areas only: suppressed cells
+    cannot be added up).
+    """
+    rate = summary["rate"].to_numpy(dtype=float)
+    if layer == "band":
+        if np.isfinite(rate).any():
+            return band_of_rates(rate, banding.upper)
+        mean = summary["band_mean"].to_numpy(dtype=float)
+        k = len(banding.labels)
+        return np.where(np.isfinite(mean), np.clip(_round_half_up(mean), 1, k),
+                        0).astype(int)
+    if layer == "rate":
+        if rate_banding is None:
+            raise ValueError("the rate layer needs rate_banding")
+        return band_of_rates(rate, rate_banding.upper)
+    if layer == "imd":
+        imd = summary["imd"].to_numpy(dtype=float)
+        return np.where(np.isfinite(imd), np.clip(_round_half_up(imd), 1, 10),
+                        0).astype(int)
+    if layer == "observed":
+        return np.zeros(len(summary), dtype=int)
+    raise ValueError(f"unknown map layer {layer!r}; choose one of {', '.join(LAYERS)}")
+
+
+def _group_properties(summary: pd.DataFrame, files: Sequence[str]) -> list[dict[str, Any]]:
+    """Escaped tooltip values of each group (constant per results file) and the name of the
+    static file with its small areas (``f``)."""
+    columns: dict[str, list[Any]] = {
+        "q": list(range(len(summary))),
+        "n": _text(summary.index.astype(str)),
+        "c": _text(summary["areas"], "{:,.0f}"),
+        "a": [int(v) for v in summary["areas"]],
+        "f": list(files),
+    }
+    if summary["households"].notna().any():
+        columns["h"] = _text(summary["households"].astype(float), "{:,.0f}")
+    if summary["expected"].notna().any():
+        columns["e"] = _text(summary["expected"].astype(float), "{:,.1f}")
+    if summary["rate"].notna().any():
+        columns["r"] = _text(summary["rate"].astype(float), "{:,.2f}")
+    if summary["imd"].notna().any():
+        columns["d"] = _text(summary["imd"].astype(float), "{:.1f}")
+    keys = list(columns)
+    return [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def group_fields(summary: pd.DataFrame, *, group_label: str) -> list[list[str]]:
+    """Tooltip rows ``[key, label]`` (escaped) of the overview's group polygons."""
+    fields = [["n", group_label.capitalize()], ["c", "Small areas"],
+              ["b", "Priority band of its household-weighted rate"]]
+    if summary["rate"].notna().any():
+        fields.append(["r", "Expected fires per 1,000 households (household-weighted)"])
+    if summary["imd"].notna().any():
+        fields.append(["d", "Deprivation decile (household-weighted mean)"])
+    if summary["households"].notna().any():
+        fields.append(["h", "Households"])
+    if summary["expected"].notna().any():
+        fields.append(["e", "Expected fires next year (all its areas)"])
+    return [[key, _esc(label)] for key, label in fields]
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def area_document(properties: Sequence[Mapping[str, Any]],
+                  geometries: Sequence[Mapping[str, Any]], *,
+                  outlines: Sequence[Mapping[str, Any]] = ()) -> bytes:
+    """The static GeoJSON file of a set of areas: a FeatureCollection (properties from
+    :func:`area_properties`) plus a foreign member ``outlines`` holding group boundary lines
+    drawn on top for orientation."""
+    if len(properties) != len(geometries):
+        raise ValueError(f"{len(properties)} property rows for {len(geometries)} geometries")
+    return _json_bytes({
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "properties": dict(p), "geometry": dict(g)}
+                     for p, g in zip(properties, geometries, strict=True)],
+        "outlines": [dict(g) for g in outlines]})
+
+
+def overview_document(summary: pd.DataFrame, geometries: Sequence[Mapping[str, Any]], *,
+                      files: Sequence[str]) -> bytes:
+    """The static GeoJSON file of the overview: one feature per group of *summary* (same
+    order), with its tooltip values and the file name (``u``, relative to this file) of its
+    small areas."""
+    props = _group_properties(summary, files)
+    return area_document(props, geometries)
+
+
+def table_json(table: Mapping[str, Any]) -> str:
+    """A style table as compact JSON that is safe inside a ``<script>`` (no ``<``, ``>``,
+    ``&`` or line separators)."""
+    text = json.dumps(table, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                       ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, code)
+    return text
+
+
+def style_table(style: LayerStyle, banding: Banding, *, area_ids: Sequence[str],
+                fields: Sequence[Sequence[str]], view: str,
+                bounds: Sequence[Sequence[float]], load: Sequence[str] = (),
+                shown: Sequence[int] | None = None, overview_url: str | None = None,
+                group_classes_: Iterable[int] | None = None,
+                group_bands: Iterable[int] | None = None,
+                group_fields_: Sequence[Sequence[str]] = (), uncertain: bool = False,
+                message: str = "") -> dict[str, Any]:
+    """What one rerun sends to the map: a few bytes per area, no geometry.
+
+    Parameters
+    ----------
+    style : LayerStyle
+        The layer drawn (fill classes and colours).
+    banding : Banding
+        Bands under the chosen scheme (the tooltip's band).
+    area_ids : sequence of str
+        Every area of the results file, in file order (position ``k`` in the static files).
+    fields : sequence of [key, label]
+        Tooltip rows of the areas (:func:`tooltip_fields`).
+    view : str
+        Key of the filter: the map fits *bounds* whenever it changes, and keeps the user's
+        zoom otherwise.
+    bounds : [[south, west], [north, east]]
+        Extent of the areas in the filter.
+    load : sequence of str
+        URLs of the static area files to draw (area mode).
+    shown : sequence of int, optional
+        Positions of the areas in the filter; ``None`` draws every area of the files.
+    overview_url : str, optional
+        URL of the overview file: draws the groups (overview mode) instead of *load*.
+    group_classes_, group_bands, group_fields_
+        Fill class, band and tooltip rows of each overview group.
+    uncertain : bool
+        Whether the tooltip marks uncertain published bands.
+    message : str
+        Plain text shown in a box on the map (escaped here).
+    """
+    ids = list(area_ids)
+    classes = style.classes.reindex(ids).fillna(0).astype(int).to_numpy()
+    bands = banding.band_index.reindex(ids).fillna(0).astype(int).to_numpy()
+    table: dict[str, Any] = {
+        "v": FORMAT_VERSION,
+        "mode": "overview" if overview_url else "areas",
+        "cls": class_string(classes),
+        "colours": [NO_DATA_COLOUR, *style.colours],
+        "blabels": ["", *[_esc(label) for label in banding.labels]],
+        "unc": bool(uncertain),
+        "fields": [list(f) for f in fields],
+        "view": view,
+        "bounds": [[round(float(v), 5) for v in corner] for corner in bounds],
+        "msg": _esc(message),
+    }
+    if not np.array_equal(bands, classes):  # on the band layer the tooltip reuses "cls"
+        table["bnd"] = class_string(bands)
+    if overview_url:
+        if group_classes_ is None or group_bands is None:
+            raise ValueError("an overview needs the classes and bands of its groups")
+        gcls, gbnd = class_string(group_classes_), class_string(group_bands)
+        table.update({"ov": overview_url, "gcls": gcls, **({"gbnd": gbnd} if gbnd != gcls
+                                                            else {}),
+                      "gfields": [list(f) for f in group_fields_],
+                      "dz": DETAIL_ZOOM, "dmax": MAX_DETAIL_AREAS})
+    else:
+        table["load"] = list(load)
+        table["shown"] = None if shown is None else [int(k) for k in shown]
+    return table
+
+
+class AreaLayer(MacroElement):
+    """Calls :data:`AREA_MAP_JS` with one style table (inside a feature group for
+    ``st_folium``'s ``feature_group_to_add``)."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "if (window.FireRiskMap) {"
+        " window.FireRiskMap.render(window.map || {{ this.map_name }}, {{ this.data }});"
+        "} else { console.error('firerisk: the area map script did not load'); }\n"
+        "{% endmacro %}")
+
+    def __init__(self, table: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._name = "AreaLayer"
+        self.data = table_json(table)
+        self.map_name = "null"
+
+    def render(self, **kwargs: Any) -> Any:
+        parent = self._parent
+        while parent is not None and not isinstance(parent, folium.Map):
+            parent = getattr(parent, "_parent", None)
+        self.map_name = parent.get_name() if parent is not None else "null"
+        return super().render(**kwargs)
+
+
+def area_layer(table: Mapping[str, Any]) -> folium.FeatureGroup:
+    """Feature group for ``st_folium(feature_group_to_add=...)`` that draws *table*."""
+    fg = folium.FeatureGroup(name="Areas", control=False)
+    AreaLayer(table).add_to(fg)
+    return fg
+
+
+def script_name() -> str:
+    """File name of :data:`AREA_MAP_JS` with a hash of its text (a changed script gets a
+    new URL, so no browser runs a stale copy)."""
+    digest = hashlib.sha256(AREA_MAP_JS.encode("utf-8")).hexdigest()[:12]
+    return f"areamap-{digest}.js"
+
+
+# The map script. Loaded once per map frame; ``FireRiskMap.render(map, table)`` runs on every
+# rerun. Files are fetched once and their polygons kept: a new table restyles them
+# (``setStyle``), shows or hides them, and fits the view when the filter changed.
+AREA_MAP_JS = r"""/* Community fire risk atlas: area map (see ui/mapview.py). */
+(function () {
+  "use strict";
+  if (window.FireRiskMap) { return; }
+  var BORDER = "#ffffff", WEIGHT = 0.6;
+  var AREA = {color: BORDER, weight: WEIGHT, opacity: 1, fillOpacity: 0.85, smoothFactor: 0.5,
+              fillColor: "#b0b0b0"};
+  var OUTLINE = {color: "#37474f", weight: 1.2, opacity: 0.7, fill: false};
+  var files = {}, fails = {}, retry = {};
+  var S = {map: null, table: null, token: 0, areas: null, groups: null, outlines: null,
+           ov: null, view: null, note: null, queued: false};
+
+  function load(url) {
+    var f = files[url];
+    if (f) { return f.promise; }
+    f = files[url] = {url: url, data: null, layers: null, outline: null};
+    f.promise = fetch(url, {credentials: "same-origin"}).then(function (r) {
+      if (!r.ok) { throw new Error("HTTP " + r.status + " for " + url); }
+      return r.json();
+    }).then(function (data) { f.data = data; return f; }, function (err) {
+      delete files[url];
+      fails[url] = (fails[url] || 0) + 1;
+      throw err;
+    });
+    return f.promise;
+  }
+
+  function code(text, k) {
+    var c = text ? text.charAt(k) : "";
+    return c ? parseInt(c, 36) : 0;
+  }
+
+  function tip(fieldsKey, bandsKey, classesKey, indexKey) {
+    return function (layer) {
+      var T = S.table, p = layer.feature.properties, rows = [];
+      if (!T || !T[fieldsKey]) { return ""; }
+      T[fieldsKey].forEach(function (f) {
+        var v = p[f[0]];
+        if (f[0] === "b") {
+          v = T.blabels[code(T[bandsKey] || T[classesKey], p[indexKey])] || "";
+          if (v && T.unc && p.u) { v += " (uncertain)"; }
+        }
+        if (v !== undefined && v !== null && v !== "") {
+          rows.push("<tr><th>" + f[1] + "</th><td>" + v + "</td></tr>");
+        }
+      });
+      return "<table>" + rows.join("") + "</table>";
+    };
+  }
+  var areaTip = tip("fields", "bnd", "cls", "k");
+  var groupTip = tip("gfields", "gbnd", "gcls", "q");
+
+  function over(e) { e.target.setStyle({color: "#000000", weight: 2}); e.target.bringToFront(); }
+  function out(e) { e.target.setStyle({color: BORDER, weight: WEIGHT}); }
+
+  function polygons(features, tooltip) {
+    return features.map(function (feature) {
+      var layer = L.GeoJSON.geometryToLayer(feature, AREA);
+      layer.feature = feature;
+      layer.bindTooltip(tooltip, {sticky: true});
+      layer.on({mouseover: over, mouseout: out});
+      return layer;
+    });
+  }
+
+  function areaLayers(f) {
+    if (!f.layers) { f.layers = polygons(f.data.features, areaTip); }
+    return f.layers;
+  }
+
+  function outlineLayer(f) {
+    if (f.outline === null) {
+      var lines = f.data.outlines || [];
+      f.outline = lines.length ? L.geoJSON({type: "GeometryCollection", geometries: lines},
+        {style: function () { return OUTLINE; }, interactive: false, pane: "frOutlines"}) : false;
+    }
+    return f.outline || null;
+  }
+
+  function paint(layers, classes, indexKey) {
+    var colours = S.table.colours;
+    layers.forEach(function (l) {
+      var colour = colours[code(classes, l.feature.properties[indexKey])] || colours[0];
+      if (l.options.fillColor !== colour) { l.setStyle({fillColor: colour}); }
+    });
+  }
+
+  function sync(group, want) {
+    var keep = {};
+    want.forEach(function (l) { keep[L.stamp(l)] = true; });
+    group.eachLayer(function (l) { if (!keep[L.stamp(l)]) { group.removeLayer(l); } });
+    want.forEach(function (l) { if (!group.hasLayer(l)) { group.addLayer(l); } });
+  }
+
+  function note(text) {
+    if (!S.note) {
+      var box = L.control({position: "topright"});
+      box.onAdd = function () { return L.DomUtil.create("div", "fr-note"); };
+      box.addTo(S.map);
+      S.note = box.getContainer();
+    }
+    S.note.innerHTML = text || "";
+    S.note.style.display = text ? "block" : "none";
+  }
+
+  function failed(what, err) {
+    if (window.console) { console.error("firerisk: could not load " + what, err); }
+    note("The map shapes could not be loaded. Reload the page to try again.");
+  }
+
+  function fit(T) {
+    if (T.view !== S.view) { S.view = T.view; S.map.fitBounds(T.bounds); }
+  }
+
+  function resolve(name) {
+    return new URL(name, new URL(S.table.ov, window.location.href)).href;
+  }
+
+  // One detail pass for the files that arrive together.
+  function later() {
+    if (S.queued) { return; }
+    S.queued = true;
+    window.setTimeout(function () { S.queued = false; detail(S.token); }, 0);
+  }
+
+  function detail(token) {
+    var T = S.table, f = S.ov, map = S.map;
+    if (token !== S.token || !T || T.mode !== "overview" || !f || !f.layers) { return; }
+    var near = [];
+    if (map.getZoom() >= T.dz) {
+      var view = map.getBounds(), centre = view.getCenter(), budget = T.dmax;
+      near = f.layers.filter(function (g) { return view.intersects(g.getBounds()); });
+      near.sort(function (a, b) {
+        return centre.distanceTo(a.getBounds().getCenter()) -
+          centre.distanceTo(b.getBounds().getCenter());
+      });
+      near = near.filter(function (g) {
+        budget -= g.feature.properties.a || 0;
+        return budget >= 0;
+      });
+    }
+    var ready = {};
+    near.forEach(function (g) {
+      var url = resolve(g.feature.properties.f), file = files[url];
+      if (file && file.data) { ready[L.stamp(g)] = file; return; }
+      var n = fails[url] || 0;
+      if (file || n > 8 || (retry[url] || 0) > Date.now()) { return; }  // loading or waiting
+      load(url).then(later, function () {
+        // Not written yet (the server writes the group files in the background): try again
+        // after 1, 2, 4 ... seconds.
+        retry[url] = Date.now() + 1000 * Math.pow(2, n);
+        window.setTimeout(later, 1000 * Math.pow(2, n) + 50);
+      });
+    });
+    var areas = [], groups = [], outlines = [];
+    f.layers.forEach(function (g) {
+      var file = ready[L.stamp(g)];
+      if (!file) { groups.push(g); return; }
+      Array.prototype.push.apply(areas, areaLayers(file));
+      var o = outlineLayer(file);
+      if (o) { outlines.push(o); }
+    });
+    paint(areas, T.cls, "k");
+    sync(S.areas, areas);
+    sync(S.groups, groups);
+    sync(S.outlines, outlines);
+  }
+
+  function render(map, T) {
+    if (!map || !T) { return; }
+    if (!S.map) {
+      S.map = map;
+      map.createPane("frOutlines");
+      map.getPane("frOutlines").style.zIndex = 450;
+      map.getPane("frOutlines").style.pointerEvents = "none";
+      S.areas = L.layerGroup().addTo(map);
+      S.groups = L.layerGroup().addTo(map);
+      S.outlines = L.layerGroup().addTo(map);
+      map.on("moveend", function () { detail(S.token); });
+    }
+    S.table = T;
+    var token = ++S.token;
+    note(T.msg);
+    if (T.mode === "overview") {
+      load(T.ov).then(function (f) {
+        if (token !== S.token) { return; }
+        if (!f.layers) { f.layers = polygons(f.data.features, groupTip); }
+        S.ov = f;
+        paint(f.layers, T.gcls, "q");
+        fit(T);
+        detail(token);
+      }).catch(function (err) { failed(T.ov, err); });
+      return;
+    }
+    S.ov = null;
+    Promise.all(T.load.map(load)).then(function (fs) {
+      if (token !== S.token) { return; }
+      var shown = null, areas = [], outlines = [];
+      if (T.shown) { shown = {}; T.shown.forEach(function (k) { shown[k] = true; }); }
+      fs.forEach(function (f) {
+        areaLayers(f).forEach(function (l) {
+          if (!shown || shown[l.feature.properties.k]) { areas.push(l); }
+        });
+        var o = outlineLayer(f);
+        if (o) { outlines.push(o); }
+      });
+      paint(areas, T.cls, "k");
+      sync(S.groups, []);
+      sync(S.areas, areas);
+      sync(S.outlines, outlines);
+      fit(T);
+    }).catch(function (err) { failed(T.load.join(", "), err); });
+  }
+
+  window.FireRiskMap = {render: render, version: 1, state: S, files: files};
+})();
+"""

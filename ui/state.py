@@ -7,27 +7,43 @@ Cached objects are shared: page code must treat them as read-only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
+import tempfile
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from geo.errors import FireRiskError
 from geo.results import Results, read_results
-from geo.simplify import DEFAULT_TOLERANCE_M, simplify_coverage, web_geometries
-from ui.assets import APP_DIR, install_vendor_assets
+from geo.simplify import (
+    DEFAULT_PRECISION,
+    DEFAULT_TOLERANCE_M,
+    dissolve,
+    simplify_coverage,
+    web_geometries,
+)
+from ui import mapview
+from ui.assets import APP_DIR, STATIC_DIR, install_vendor_assets
 from ui.bands import AS_PUBLISHED, SCHEMES, Banding, classify_rates, published_banding
 
 __all__ = [
     "ALL",
+    "CACHE_FOLDER",
     "DEFAULT_PROFILE",
     "DEFAULT_RESULTS",
+    "GROUP_FILES_DELAY_S",
+    "MapFiles",
     "Selection",
     "band_schemes",
     "banding",
@@ -35,12 +51,15 @@ __all__ = [
     "ensure_results",
     "ensure_vendor_assets",
     "fingerprint",
-    "group_outlines",
+    "forget_map_files",
+    "group_file",
+    "group_summary",
     "load_results",
+    "map_files",
+    "map_script",
     "profile_path",
     "results_path",
     "selection",
-    "web_geometry",
 ]
 
 DEFAULT_RESULTS = APP_DIR / "sample_data" / "results" / "london.gpkg"
@@ -147,29 +166,264 @@ def current_results() -> Results:
         raise  # unreachable: st.stop() raises
 
 
-@st.cache_resource(show_spinner="Preparing the map…", max_entries=4)
-def web_geometry(path: str, sha256: str, tolerance: float = DEFAULT_TOLERANCE_M
-                 ) -> dict[str, dict[str, Any]]:
-    """Simplified, rounded WGS 84 GeoJSON geometry per ``area_id`` (shared, read-only)."""
-    areas = load_results(path, sha256).areas
-    geoms = web_geometries(areas.geometry, tolerance=tolerance)
-    return dict(zip(areas["area_id"].astype(str), geoms, strict=True))
+# --------------------------------------------------------------------------------------------
+# Static map files: geometry and constant tooltip values, written once per results checksum
+
+#: Folder (below ``static/``) of the generated map files; Streamlit serves it at
+#: ``/app/static/cache``. Safe to delete: files are rebuilt on demand.
+CACHE_FOLDER = "cache"
+#: Seconds the background writer of the per-group files waits, so the first map is drawn
+#: before it competes for the CPU.
+GROUP_FILES_DELAY_S = 3.0
+
+_locks_guard = threading.Lock()
+_locks: dict[str, threading.Lock] = {}
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def group_outlines(path: str, sha256: str, column: str,
-                   tolerance: float = DEFAULT_TOLERANCE_M) -> list[tuple[str, dict[str, Any]]]:
-    """Outline of each area group (for example each borough), for orientation on the map."""
-    areas = load_results(path, sha256).areas
-    # Dissolve the *simplified* coverage, so the outlines run exactly along the polygon edges.
-    simplified = gpd.GeoDataFrame(
-        {column: areas[column].to_numpy()},
-        geometry=simplify_coverage(areas.geometry, tolerance=tolerance).to_numpy(),
-        crs=areas.crs)
-    dissolved = simplified.dissolve(by=column, as_index=False)
-    dissolved["geometry"] = dissolved.geometry.boundary
-    wgs = web_geometries(dissolved.geometry, tolerance=0.0)
-    return list(zip(dissolved[column].astype(str), wgs, strict=True))
+def _lock_for(key: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def _write_once(target: Path, make: Callable[[], bytes]) -> None:
+    """Write ``make()`` to *target* unless it exists; atomic (a browser never reads a
+    half-written file), once even when several sessions ask together."""
+    if target.exists():
+        return
+    with _lock_for(str(target)):
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(make())
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; the files are public app assets
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+
+def _short(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class MapFiles:
+    """The static files of the map of one results file and group column.
+
+    Paths are relative to ``static/`` (turn them into URLs with ``ui.assets.static_url``).
+
+    Attributes
+    ----------
+    script : str
+        The map script (:data:`ui.mapview.AREA_MAP_JS`).
+    areas : str or None
+        One file with every area and the group outlines (``None`` when *split*).
+    overview : str or None
+        The overview of the groups (only when *split*).
+    groups : mapping of str to str
+        File of each group's areas (only when *split*; see :func:`group_file`).
+    split : bool
+        More than ``mapview.OVERVIEW_MIN_AREAS`` areas and a group column: one file per
+        group plus the overview, instead of one file.
+    bounds : [[south, west], [north, east]]
+        Extent of every area (WGS 84).
+    group_in_tooltip : bool
+        Whether the group column has more than one value (then the tooltip names it).
+    """
+
+    script: str
+    areas: str | None
+    overview: str | None
+    groups: dict[str, str]
+    split: bool
+    bounds: tuple[tuple[float, float], tuple[float, float]]
+    group_in_tooltip: bool
+
+
+def _folder(sha256: str, tolerance: float) -> str:
+    return (f"{CACHE_FOLDER}/{sha256[:16]}-v{mapview.FORMAT_VERSION}-t{tolerance:g}"
+            f"-p{DEFAULT_PRECISION}")
+
+
+@st.cache_resource(show_spinner=False)
+def map_script() -> str:
+    """Write the map script into ``static/cache`` once; its path below ``static/``."""
+    relative = f"{CACHE_FOLDER}/{mapview.script_name()}"
+    _write_once(STATIC_DIR / relative, lambda: mapview.AREA_MAP_JS.encode("utf-8"))
+    return relative
+
+
+def _group_keys(areas: pd.DataFrame, column: str | None) -> pd.Series | None:
+    return None if column is None else areas[column].astype(str)
+
+
+def _group_geometries(areas: gpd.GeoDataFrame, keys: pd.Series, tolerance: float
+                      ) -> list[dict[str, Any]]:
+    """Web geometry of *areas*, each group simplified on its own with its outline kept (so
+    groups drawn side by side still fit together)."""
+    simplified = np.empty(len(areas), dtype=object)
+    values = keys.to_numpy()
+    for value in pd.unique(values):
+        rows = np.flatnonzero(values == value)
+        part = simplify_coverage(areas.geometry.iloc[rows], tolerance=tolerance,
+                                 simplify_boundary=False)
+        simplified[rows] = np.asarray(part.values, dtype=object)
+    return web_geometries(gpd.GeoSeries(simplified, crs=areas.crs), tolerance=0.0)
+
+
+def _outlines(geometry: gpd.GeoSeries, keys: Any) -> list[dict[str, Any]]:
+    """Boundary lines of each group of *geometry* (already simplified), WGS 84, rounded."""
+    merged = dissolve(geometry, keys)
+    return web_geometries(gpd.GeoSeries(merged.boundary.values, crs=geometry.crs),
+                          tolerance=0.0)
+
+
+def _group_document(results: Results, column: str, value: str, tolerance: float) -> bytes:
+    areas = results.areas
+    keys = areas[column].astype(str)
+    rows = np.flatnonzero(keys.to_numpy() == value)
+    part = areas.iloc[rows]
+    geoms = _group_geometries(part, keys.iloc[rows], tolerance)
+    props = mapview.area_properties(part.drop(columns="geometry"), positions=rows,
+                                    group_column=column)
+    outline = _outlines(part.geometry, np.full(len(part), value, dtype=object))
+    return mapview.area_document(props, geoms, outlines=outline)
+
+
+def _write_group_files(results: Results, column: str, tolerance: float, folder: str,
+                       names: dict[str, str]) -> None:
+    """Background: write every group's file that is missing, computing the geometry of all
+    groups in one pass. A failure is logged; :func:`group_file` still writes a group's file
+    when it is picked."""
+    time.sleep(GROUP_FILES_DELAY_S)
+    with contextlib.suppress(AttributeError, OSError):  # lower this thread's CPU priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    try:
+        _write_missing_group_files(results, column, tolerance, folder, names)
+    except Exception:  # a background thread has no caller to raise to
+        logging.getLogger(__name__).exception("writing the map files of each %s failed",
+                                              column)
+
+
+def _write_missing_group_files(results: Results, column: str, tolerance: float, folder: str,
+                               names: dict[str, str]) -> None:
+    missing = {v: n for v, n in names.items() if not (STATIC_DIR / folder / n).exists()}
+    if not missing:
+        return
+    areas = results.areas
+    keys = areas[column].astype(str)
+    geoms = _group_geometries(areas, keys, tolerance)
+    table = areas.drop(columns="geometry")
+    props = mapview.area_properties(table, group_column=column)
+    values = keys.to_numpy()
+    for value, name in missing.items():
+        rows = np.flatnonzero(values == value)
+        part = areas.iloc[rows]
+
+        def make(rows: np.ndarray = rows, part: gpd.GeoDataFrame = part,
+                 value: str = value) -> bytes:
+            outline = _outlines(part.geometry, np.full(len(part), value, dtype=object))
+            return mapview.area_document([props[i] for i in rows], [geoms[i] for i in rows],
+                                         outlines=outline)
+
+        _write_once(STATIC_DIR / folder / name, make)
+
+
+def map_files(path: str, sha256: str, column: str | None,
+              tolerance: float = DEFAULT_TOLERANCE_M) -> MapFiles:
+    """The static files of the map of one results file and group column (see
+    :func:`_map_files`), written again if ``static/cache`` was emptied meanwhile."""
+    files = _map_files(path, sha256, column, tolerance)
+    main = files.areas or files.overview
+    if not (STATIC_DIR / files.script).exists() or not (main and (STATIC_DIR / main).exists()):
+        forget_map_files()
+        files = _map_files(path, sha256, column, tolerance)
+    return files
+
+
+def forget_map_files() -> None:
+    """Drop the cached knowledge of which map files exist (they are checked and written again
+    on the next map)."""
+    _map_files.clear()
+    map_script.clear()
+    group_summary.clear()
+
+
+@st.cache_resource(show_spinner="Preparing the map…", max_entries=8)
+def _map_files(path: str, sha256: str, column: str | None,
+               tolerance: float = DEFAULT_TOLERANCE_M) -> MapFiles:
+    """Write the static files of the map (once per checksum, group column and tolerance).
+
+    Up to ``mapview.OVERVIEW_MIN_AREAS`` areas: one file with every area (coverage
+    simplified as a whole) and the outlines of the groups of *column*. More areas with a
+    group column: the overview of the groups now, and each group's file in a background
+    thread (:func:`group_file` writes one at once when it is needed first).
+    """
+    results = load_results(path, sha256)
+    areas = results.areas
+    script = map_script()
+    folder = _folder(sha256, tolerance)
+    minx, miny, maxx, maxy = mapview.wgs84_bounds(areas)
+    bounds = ((miny, minx), (maxy, maxx))
+    keys = _group_keys(areas, column)
+    in_tooltip = keys is not None and keys.nunique() > 1
+    col_tag = _short(column or "")
+    if column is None or len(areas) <= mapview.OVERVIEW_MIN_AREAS:
+        name = f"{folder}/areas-{col_tag}.geojson"
+
+        def make() -> bytes:
+            simplified = simplify_coverage(areas.geometry, tolerance=tolerance)
+            geoms = web_geometries(simplified, tolerance=0.0)
+            props = mapview.area_properties(areas.drop(columns="geometry"),
+                                            group_column=column if in_tooltip else None)
+            outlines = _outlines(simplified, keys) if keys is not None else []
+            return mapview.area_document(props, geoms, outlines=outlines)
+
+        _write_once(STATIC_DIR / name, make)
+        return MapFiles(script=script, areas=name, overview=None, groups={}, split=False,
+                        bounds=bounds, group_in_tooltip=in_tooltip)
+
+    assert keys is not None
+    summary = mapview.group_summary(areas, column)
+    names = {str(v): f"g-{col_tag}-{_short(str(v))}.geojson" for v in summary.index}
+    overview = f"{folder}/overview-{col_tag}.geojson"
+
+    def make_overview() -> bytes:
+        merged = dissolve(areas.geometry, keys).reindex(summary.index)
+        geoms = web_geometries(gpd.GeoSeries(merged.values, crs=areas.crs),
+                               tolerance=mapview.OVERVIEW_TOLERANCE_M)
+        return mapview.overview_document(summary, geoms,
+                                         files=[names[str(v)] for v in summary.index])
+
+    _write_once(STATIC_DIR / overview, make_overview)
+    threading.Thread(target=_write_group_files, name="firerisk-map-files", daemon=True,
+                     args=(results, column, tolerance, folder, names)).start()
+    return MapFiles(script=script, areas=None, overview=overview,
+                    groups={v: f"{folder}/{n}" for v, n in names.items()}, split=True,
+                    bounds=bounds, group_in_tooltip=in_tooltip)
+
+
+def group_file(path: str, sha256: str, column: str, value: str,
+               tolerance: float = DEFAULT_TOLERANCE_M) -> str:
+    """The file of one group's areas (split maps), written now if the background writer has
+    not reached it yet; its path below ``static/``."""
+    files = map_files(path, sha256, column, tolerance)
+    relative = files.groups[value]
+    target = STATIC_DIR / relative
+    if not target.exists():
+        results = load_results(path, sha256)
+        _write_once(target, lambda: _group_document(results, column, value, tolerance))
+    return relative
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def group_summary(path: str, sha256: str, column: str) -> pd.DataFrame:
+    """Household-weighted figures per group (``mapview.group_summary``), cached."""
+    return mapview.group_summary(load_results(path, sha256).areas, column)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
