@@ -541,29 +541,27 @@ def _results(path: Path) -> Any:
 
 
 def map_payload(results_path: Path) -> tuple[int, float]:
-    """Bytes of the app's map HTML for every area (band layer) and seconds to make it.
+    """Bytes the app sends for the first map of every area, and seconds to make them.
 
-    Mirrors ``ui/page_map.py``: base map (local Leaflet, no tiles) plus the polygon feature
-    group over coverage-simplified, rounded geometry, rendered as ``st_folium`` would.
+    The app writes the simplified, rounded geometry once per results file as a static
+    GeoJSON file and sends a small style table with each rerun (``ui/state.py: map_files``,
+    ``ui/mapview.py: style_table``); this is the geometry file plus one style table, both
+    uncompressed (the browser receives the geometry gzipped).
     """
-    from geo.simplify import web_geometries
     from ui import mapview
     from ui.bands import published_banding
+    from ui.state import map_files
 
     start = time.perf_counter()
     results = _results(results_path)
-    areas = results.areas
-    banding = published_banding(areas, results.band_breaks)
+    groups = results.group_columns
+    files = map_files(str(results_path), f"bench-{time.time_ns()}",
+                      groups[0] if groups else None)
+    first = files.areas or files.overview
+    size = (REPO / "static" / first).stat().st_size if first else 0
+    banding = published_banding(results.areas, results.band_breaks)
     style = mapview.layer_style(results, "band", banding=banding)
-    geometry = dict(zip(areas["area_id"].astype(str), web_geometries(areas.geometry),
-                        strict=True))
-    minx, miny, maxx, maxy = areas.to_crs(4326).total_bounds
-    m = mapview.base_map([[miny, minx], [maxy, maxx]], js=["/app/static/leaflet.js"],
-                         css=["/app/static/leaflet.css"])
-    layer = mapview.polygon_layer(areas.drop(columns="geometry"), geometry, style=style,
-                                  banding=banding, group_column=None)
-    layer.add_to(m)
-    size = len(m.get_root().render().encode("utf-8"))
+    size += len(str(style).encode("utf-8"))
     return size, time.perf_counter() - start
 
 
@@ -616,66 +614,63 @@ def section_map(bench: Bench, london: Path | None, national: Path | None) -> Non
                       "in process, warm imports"))
 
 
-def browser_timings(bench: Bench, london: Path | None) -> None:
-    """HOOK: time the London map in headless Chromium through the real app.
+def browser_timings(bench: Bench, london: Path | None, national: Path | None) -> None:
+    """Time the map in headless Chromium through the real app, London and England.
 
-    Uses ``tests/browser_helpers.py`` (``run_app``, ``launch_browser``, ``NetworkGuard``,
-    ``wait_for_polygons``): seconds from navigation until every area's polygon is drawn,
-    first on a freshly started server (cold) and then after a reload (warm). There is no
-    offline baseline: a plain ``folium.Choropleth`` page loads Leaflet and d3 from CDNs and
-    stays blank here. Prints "not available" when the helpers, Playwright, Chromium or the
-    results file are missing.
+    Uses ``tests/browser_helpers.py: measure_map_timings``: page load to every polygon
+    drawn on a fresh server (cold) and after a reload (warm), a layer change and a group
+    change, with the bytes each sends. There is no offline baseline: a plain
+    ``folium.Choropleth`` page loads Leaflet and d3 from CDNs and stays blank here; the
+    baseline for bytes is its HTML (see the Map payload rows).
     """
-    section = "Browser (London, all areas drawn)"
     helpers = _module_from_file(REPO / "tests" / "browser_helpers.py", "browser_helpers")
     sync_api = _optional("playwright.sync_api")
-    needed = ("run_app", "launch_browser", "wait_for_polygons", "NetworkGuard", "CHROMIUM")
-    if bench.over_budget():
-        bench.add(Row(section, "map drawn (cold / warm)", None, None, "s", SKIPPED))
-        return
-    if (london is None or helpers is None or sync_api is None
-            or not all(hasattr(helpers, n) for n in needed) or not helpers.CHROMIUM.exists()):
-        bench.add(Row(section, "map drawn (cold / warm)", None, None, "s",
-                      f"{NA} (results, tests/browser_helpers.py, playwright or chromium)"))
-        return
-    n_areas = len(_results(london).areas)
-    folder = bench.out / "runs" / "london"
-    figures: dict[str, float] = {}
-    saved = dict(os.environ)
-    for key, value in CHILD_ENV.items():  # the app server gets the same bytecode cache
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    try:
-        with helpers.run_app(london, log=folder / "app.log") as url, \
-                sync_api.sync_playwright() as pw:
-            ctx = helpers.launch_browser(pw, folder / "chromium-profile")
-            guard = helpers.NetworkGuard()
-            ctx.route("**/*", guard)
-            page = ctx.new_page()
-            for key in ("cold", "warm"):
-                start = time.monotonic()
-                if key == "cold":
-                    page.goto(url)
-                else:
-                    page.reload()
-                helpers.wait_for_polygons(page, n_areas, timeout=120.0)
-                figures[key] = time.monotonic() - start
-            ctx.close()
-            bench.raw["browser"] = {**figures, "blocked_requests": guard.blocked[:20]}
-    except Exception as exc:  # noqa: BLE001  (reported in the table)
-        bench.add(Row(section, "map drawn (cold / warm)", None, None, "s",
-                      f"failed: {exc!r}"[:160]))
-        return
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    bench.add(Row(section, "page load to all polygons, fresh server", figures["cold"], None,
-                  "s", "no offline baseline (folium.Choropleth needs CDN scripts)"))
-    bench.add(Row(section, "page reload to all polygons, warm server", figures["warm"], None,
-                  "s", f"{len(bench.raw['browser']['blocked_requests'])} off-machine "
-                  "requests blocked"))
+    cases: list[tuple[str, Path | None, tuple[str, str, int] | None]] = [
+        ("Browser: London (4,994 areas)", london, None)]
+    if bench.sizes.england_map:
+        cases.append(("Browser: England (33,755 areas)", national, None))
+    for section, path, group in cases:
+        if bench.over_budget():
+            bench.add(Row(section, "map drawn", None, None, "s", SKIPPED))
+            continue
+        if (path is None or not path.exists() or helpers is None or sync_api is None
+                or not hasattr(helpers, "measure_map_timings") or not helpers.CHROMIUM.exists()):
+            bench.add(Row(section, "map drawn", None, None, "s",
+                          f"{NA} (results, tests/browser_helpers.py, playwright or chromium)"))
+            continue
+        from ui import mapview
+
+        results = _results(path)
+        groups = results.group_columns
+        overview = bool(groups) and mapview.use_overview(results.areas, groups[0])
+        expected = int(results.areas[groups[0]].nunique()) if overview else len(results.areas)
+        if group is None and groups:
+            first = str(min(results.areas[groups[0]].dropna().astype(str).unique()))
+            n = int((results.areas[groups[0]].astype(str) == first).sum())
+            group = (groups[0].replace("_", " ").capitalize(), first, n)
+        env = {k: v for k, v in CHILD_ENV.items() if v is not None}
+        try:
+            fig = helpers.measure_map_timings(path, work_dir=bench.out / "runs" / section[9:12],
+                                              expected=expected, group=group, env=env)
+        except Exception as exc:  # noqa: BLE001  (reported in the table)
+            bench.add(Row(section, "map drawn", None, None, "s", f"failed: {exc!r}"[:160]))
+            continue
+        bench.raw.setdefault("browser", {})[section] = fig
+        what = "local-authority overview" if overview else "every area"
+        bench.add(Row(section, f"page load to {what} drawn, fresh server", fig.get("cold_s"),
+                      None, "s", "no offline baseline (folium.Choropleth needs CDN scripts)"))
+        bench.add(Row(section, f"page reload to {what} drawn, warm server", fig.get("warm_s"),
+                      None, "s", f"{len(fig.get('blocked', []))} off-machine requests"))
+        bench.add(Row(section, "layer change to recoloured map", fig.get("layer_s"), None, "s",
+                      f"{fig.get('layer_bytes', 0):,} bytes sent, "
+                      f"{fig.get('layer_geometry_bytes', 0):,} of them geometry"))
+        if "group_s" in fig:
+            bench.add(Row(section, f"pick {group[1] if group else 'a group'} to its areas drawn",
+                          fig.get("group_s"), None, "s",
+                          f"{fig.get('group_bytes', 0):,} bytes sent"))
+        bench.add(Row(section, "geometry file (sent once, gzip / uncompressed)",
+                      fig.get("cold_geometry_bytes"), None, "bytes",
+                      f"{fig.get('geometry_file_bytes', 0):,} bytes uncompressed"))
 
 
 def _naive_pdf(areas: Any, out: Path, by: str | None) -> int:
@@ -809,7 +804,7 @@ def main(argv: list[str] | None = None) -> None:
     london = section_london(bench, have_tool)
     national = section_national(bench, have_tool)
     section_map(bench, london, national)
-    browser_timings(bench, london)
+    browser_timings(bench, london, national)
     pdf_timings(bench, london)
     section_profile(bench, have_tool)
     section_scaling(bench, have_tool)  # last: it stops early when the time budget is used
