@@ -371,6 +371,103 @@ def _captured(order: np.ndarray, starts: np.ndarray, households: np.ndarray,
     return out
 
 
+@dataclass(frozen=True)
+class _Resamples:
+    """Bootstrap multiplicities, as the backtest uses them.
+
+    ``mult`` (resamples x areas, float) for the matrix products; ``small`` (the same,
+    as small ints) and ``households`` / ``total`` (whole numbers) for the fast capture,
+    or None when the households are not whole numbers.
+    """
+
+    mult: np.ndarray
+    small: np.ndarray | None
+    households: np.ndarray | None
+    total: np.ndarray | None
+
+
+def _resamples(flat_ids: np.ndarray, households: np.ndarray) -> _Resamples:
+    """Multiplicities from the resamples' draws, as ``draw + resample * n_areas``
+    (resamples x n_areas)."""
+    boot, n = flat_ids.shape
+    counts = np.bincount(flat_ids.ravel(), minlength=boot * n).reshape(boot, n)
+    whole = _whole(households)
+    if whole is None:
+        return _Resamples(counts.astype(float), None, None, None)
+    small = counts.astype(np.uint8 if counts.max() <= np.iinfo(np.uint8).max else np.int32)
+    return _Resamples(counts.astype(float), small, whole, counts @ whole.astype(np.int64))
+
+
+def _whole(values: np.ndarray) -> np.ndarray | None:
+    """*values* as ints when they are whole numbers >= 0, else None.
+
+    int32 when a resample's running totals stay below 2**31 (a resample of n areas sums
+    to at most n x the largest value), int64 when below 2**52 (exact in float64 too).
+    """
+    v = np.asarray(values, dtype=float)
+    if v.size == 0 or not np.isfinite(v).all() or (v < 0).any() or (v != np.round(v)).any():
+        return None
+    bound = float(v.max()) * v.size
+    if bound < 2.0 ** 31:
+        return v.astype(np.int32)
+    return v.astype(np.int64) if bound < 2.0 ** 52 else None
+
+
+def _captured_boot(order: np.ndarray, starts: np.ndarray, households: np.ndarray,
+                   observed: np.ndarray, shares: Sequence[float],
+                   res: _Resamples) -> np.ndarray:
+    """:func:`_captured` on every resample, shape (resamples, shares).
+
+    The ranking is fixed, so a resample only reweights it: running totals of resampled
+    households and incidents along the ranking are cumulative sums of multiplicity x
+    value, in whole numbers (exact, as the float sums they replace are for whole
+    numbers). Only the head of the ranking that every resample's largest budget falls
+    inside is summed; it grows until it covers them all.
+    """
+    obs = _whole(observed)
+    if res.small is None or res.households is None or res.total is None or obs is None:
+        return _captured(order, starts, households, observed, shares, res.mult)
+    n = len(order)
+    n_rep = res.small.shape[0]
+    n_blocks = len(starts)
+    ends = np.r_[starts[1:] - 1, n - 1]
+    h_ord = res.households[order]
+    y_ord = obs[order]
+    total = res.total.astype(float)
+    biggest = max(shares) * total
+    # Start with the blocks holding the top (largest share + 5%) of all households.
+    running = np.cumsum(h_ord, dtype=np.int64)
+    target = min(1.0, max(shares) + 0.05) * float(running[-1])
+    k = min(n_blocks, int(np.count_nonzero(running[ends] < target)) + 1)
+    while True:
+        head = ends[k - 1] + 1
+        m = res.small[:, order[:head]]
+        c_end = np.cumsum(m * h_ord[None, :head], axis=1, dtype=h_ord.dtype)[:, ends[:k]]
+        # Enough once every resample's largest budget ends inside the head.
+        if k == n_blocks or bool((c_end[:, -1] > biggest).all()):
+            break
+        k = min(n_blocks, 2 * k)
+    y_cum = np.cumsum(m * y_ord[None, :head], axis=1, dtype=y_ord.dtype)[:, ends[:k]]
+    h_blk = np.diff(c_end, axis=1, prepend=0)
+    y_blk = np.diff(y_cum, axis=1, prepend=0)
+    rows = np.arange(n_rep)
+    out = np.empty((n_rep, len(shares)))
+    for j, share in enumerate(shares):
+        budget = share * total
+        # number of blocks wholly inside the budget (households ranked through them <= budget)
+        inside = np.count_nonzero(c_end <= budget[:, None], axis=1)
+        last = np.maximum(inside - 1, 0)
+        full = np.where(inside > 0, y_cum[rows, last], 0.0)
+        before = np.where(inside > 0, c_end[rows, last], 0.0)
+        nxt = np.minimum(inside, k - 1)  # k - 1 < n_blocks - 1 only when every inside < k
+        h_next = h_blk[rows, nxt].astype(float)
+        frac = np.divide(budget - before, h_next, out=np.zeros(n_rep),
+                         where=(inside < n_blocks) & (h_next > 0))
+        out[:, j] = full + np.clip(frac, 0.0, 1.0) * np.where(inside < n_blocks,
+                                                               y_blk[rows, nxt], 0.0)
+    return out
+
+
 def capture_share(score: Sequence[float] | np.ndarray | pd.Series,
                   households: Sequence[float] | np.ndarray | pd.Series,
                   observed: Sequence[float] | np.ndarray | pd.Series, *,
@@ -628,12 +725,14 @@ def backtest(counts: pd.DataFrame, covariates: pd.DataFrame, *, full_years: Sequ
     names = [r for r in RANKINGS if not (r == "imd" and imd is None)]
 
     mult: np.ndarray | None = None
+    resamples: _Resamples | None = None
     if bootstrap > 0:
         rng = np.random.default_rng(seed)
         draws = rng.integers(0, n, size=(bootstrap, n))
         draws += (np.arange(bootstrap) * n)[:, None]
-        mult = np.bincount(draws.ravel(), minlength=bootstrap * n).reshape(bootstrap, n)
-        mult = mult.astype(float)
+        resamples = _resamples(draws, h)
+        del draws
+        mult = resamples.mult
 
     per_origin: list[OriginResult] = []
     # accumulators for pooling: per ranking, lists over origins
@@ -698,7 +797,8 @@ def backtest(counts: pd.DataFrame, covariates: pd.DataFrame, *, full_years: Sequ
             order, starts = _order_blocks(scores[r])
             cap = _captured(order, starts, h, obs, shares)[0]
             curve = _captured(order, starts, h, obs, list(CURVE_SHARES))[0]
-            cap_b = _captured(order, starts, h, obs, shares, mult) if mult is not None else None
+            cap_b = (_captured_boot(order, starts, h, obs, shares, resamples)
+                     if resamples is not None else None)
             dev: float | None = None
             dev_b: np.ndarray | None = None
             calib: pd.DataFrame | None = None

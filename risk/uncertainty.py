@@ -87,18 +87,138 @@ def top_share_mask(scores: np.ndarray, households: np.ndarray, *, share: float =
     Returns
     -------
     bool array like *scores*
+
+    Notes
+    -----
+    Areas are taken in order of score (ties by a uniform jitter drawn from *rng*, both
+    descending) while the households ranked above them are below the budget. Only the
+    tie block that the budget line falls in needs the jitter order, so each column is
+    sorted once by score and only that block is ordered by jitter.
     """
     s = np.asarray(scores, dtype=float)
     if s.ndim == 1:
         s = s[:, None]
     hh = np.asarray(households, dtype=float)
-    jitter = rng.random(s.shape) if rng is not None else np.zeros(s.shape)
-    # lexsort-free tie break: sort by score, then by the jitter, both descending.
-    order = np.lexsort((-jitter, -s), axis=0)
-    cum_before = np.cumsum(hh[order], axis=0) - hh[order]
-    in_top_sorted = cum_before < share * hh.sum()
+    jitter = rng.random(s.shape) if rng is not None else None
+    budget = share * hh.sum()
     out = np.zeros(s.shape, dtype=bool)
-    np.put_along_axis(out, order, in_top_sorted, axis=0)
+    if not _plain_households(hh):
+        return _top_share_mask_sorted(s, hh, budget, jitter)
+    above, tie_cols, tie_areas = _top_members(np.ascontiguousarray(s.T), hh, budget, jitter)
+    out[:] = above.T
+    out[tie_areas, tie_cols] = True
+    return out
+
+
+def _plain_households(hh: np.ndarray) -> bool:
+    """Households the fast path handles: finite and not negative (sums need no order)."""
+    return bool(np.isfinite(hh).all() and (hh >= 0).all())
+
+
+def _top_share_mask_sorted(s: np.ndarray, hh: np.ndarray, budget: float,
+                           jitter: np.ndarray | None) -> np.ndarray:
+    """Reference version: sort every column by (score, jitter) and walk down it."""
+    jit = jitter if jitter is not None else np.zeros(s.shape)
+    order = np.lexsort((-jit, -s), axis=0)
+    cum_before = np.cumsum(hh[order], axis=0) - hh[order]
+    out = np.zeros(s.shape, dtype=bool)
+    np.put_along_axis(out, order, cum_before < budget, axis=0)
+    return out
+
+
+def _exact_weights(hh: np.ndarray) -> np.ndarray:
+    """*hh* as int64 when they are whole numbers whose sum fits (running totals are then
+    exact and faster to take), otherwise as they are."""
+    if hh.size and hh.sum() < 2.0 ** 52 and (hh == np.round(hh)).all():
+        return hh.astype(np.int64)
+    return hh
+
+
+def _top_members(rows: np.ndarray, hh: np.ndarray, budget: float,
+                 jitter: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's top group: the areas ranked above its boundary tie block, and the
+    members of that block that are in.
+
+    *rows* holds one ranking per row (n_rows, n_areas), higher first; *jitter*
+    (n_areas, n_rows) breaks ties, descending (None: area order). An area is in when the
+    households ranked above it are below *budget*.
+
+    Returns
+    -------
+    above : bool array (n_rows, n_areas)
+        Areas in every tie block before the boundary block (all in, whatever the jitter).
+    tie_rows, tie_areas : int arrays
+        The boundary blocks' members that are in, as (row, area) pairs.
+    """
+    n_rows, n = rows.shape
+    empty = np.zeros(0, dtype=np.intp)
+    if n_rows == 0 or n == 0 or not budget > 0:
+        return np.zeros(rows.shape, dtype=bool), empty, empty
+    w = _exact_weights(hh)
+    key = -rows  # ascending key = descending score; NaN sorts last
+    order = np.argsort(key, axis=1)
+    cum = np.cumsum(w[order], axis=1)
+    # The first position whose running total reaches the budget lies in the boundary
+    # tie block, whatever the order inside blocks: the blocks before it are in, the
+    # blocks after it out, and inside it the jitter decides.
+    p = np.count_nonzero(cum < budget, axis=1)
+    above = np.ones(rows.shape, dtype=bool)
+    brow = np.flatnonzero(p < n)
+    if brow.size == 0:
+        return above, empty, empty
+    kb = key[brow]
+    v = kb[np.arange(brow.size), order[brow, p[brow]]]
+    with np.errstate(invalid="ignore"):
+        above[brow] = kb < v[:, None]
+        tie = kb == v[:, None]
+    nan_v = np.isnan(v)
+    if nan_v.any():
+        nan_k = np.isnan(kb[nan_v])
+        above[brow[nan_v]] = ~nan_k
+        tie[nan_v] = nan_k
+    del kb
+    n_above = np.count_nonzero(above[brow], axis=1)
+    base = np.where(n_above > 0, cum[brow, np.maximum(n_above - 1, 0)], 0)
+    seg, area = np.nonzero(tie)
+    del tie
+    r = brow[seg]
+    second = area if jitter is None else -jitter[area, r]
+    idx = np.lexsort((second, seg))
+    seg, area, r = seg[idx], area[idx], r[idx]
+    h = w[area]
+    run = np.cumsum(h) - h
+    first = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+    start = np.repeat(run[first], np.diff(np.r_[first, seg.size]))
+    keep = base[seg] + (run - start) < budget
+    return above, r[keep], area[keep]
+
+
+def _quantiles_sorted(srt: np.ndarray, q: np.ndarray, method: str) -> np.ndarray:
+    """``numpy.quantile(x, q, axis=1, method=method)`` from rows already sorted.
+
+    Only ``linear`` and ``inverted_cdf``, with numpy's index and interpolation
+    formulas; rows holding NaN give NaN, as in numpy.
+    """
+    n = srt.shape[1]
+    if method == "inverted_cdf":
+        index = n * q - 1
+        prev = np.floor(index)
+        take = np.where(index - prev == 0, prev, prev + 1).astype(np.intp)
+        take[take < 0] = 0
+        out = srt[:, take].T
+    else:
+        virtual = (n - 1) * q
+        prev = np.floor(virtual)
+        gamma = virtual - prev
+        lo = np.clip(prev, 0, n - 1).astype(np.intp)
+        hi = np.clip(prev + 1, 0, n - 1).astype(np.intp)
+        a, b = srt[:, lo].T, srt[:, hi].T
+        t = gamma[:, None]
+        diff = b - a
+        out = a + diff * t
+        np.subtract(b, diff * (1 - t), out=out, where=np.broadcast_to(t >= 0.5, out.shape))
+    if np.issubdtype(srt.dtype, np.floating):
+        out[:, np.isnan(srt[:, -1])] = np.nan
     return out
 
 
@@ -129,7 +249,9 @@ def simulate(fit: FitResult, *, n_sim: int = 2000, seed: int = 12345, level: flo
     band_interval : {"rate", "prediction"}
         Which interval ``uncertain_band`` maps to the bands (see the module notes).
     block : int
-        Simulations per block (memory use is about ``areas * block * 40`` bytes).
+        Simulations per block; part of the random stream's layout, so changing it
+        changes the draws. Memory use is about ``areas * n_sim * 12`` bytes for the
+        simulated years, plus ``areas * block * 32`` bytes while drawing a block.
 
     Returns
     -------
@@ -156,43 +278,67 @@ def simulate(fit: FitResult, *, n_sim: int = 2000, seed: int = 12345, level: flo
     h_sd = fit.history_sd.reindex(idx).fillna(0.0).to_numpy(dtype=float)[live]
 
     draws = rng.multivariate_normal(mean, cov, size=n_sim, method="cholesky")
-    sims = np.zeros((int(live.sum()), n_sim), dtype=np.int64)
-    risk = np.zeros((int(live.sum()), n_sim))
+    n_live = int(live.sum())
+    # Simulated counts are small whole numbers: int32 halves the memory of int64 (and
+    # sorts faster); a block that would not fit switches the store to int64.
+    sims = np.zeros((n_live, n_sim), dtype=np.int32)
+    risk = np.zeros((n_live, n_sim))
     for start in range(0, n_sim, block):
         d = draws[start:start + block]
         base = x @ d[:, :p].T
-        eta = base
+        part = risk[:, start:start + block]
         if h_col is not None:
             z = rng.standard_normal(base.shape)
-            eta = base + d[:, h_col][None, :] * h_sd[:, None] * z
-        risk[:, start:start + block] = np.exp(eta) * 1000.0
-        mu = np.exp(base + off[:, None])
+            z *= d[:, h_col][None, :] * h_sd[:, None]
+            np.add(base, z, out=part)
+            del z
+        else:
+            part[:] = base
+        np.exp(part, out=part)
+        part *= 1000.0
+        base += off[:, None]
+        mu = np.exp(base, out=base)
         if nb:
             alpha = np.clip(d[:, p], 1e-8, None)
-            lam = rng.gamma(shape=1.0 / alpha, scale=alpha * mu)
-            sims[:, start:start + block] = rng.poisson(lam)
-        else:
-            sims[:, start:start + block] = rng.poisson(mu)
+            mu *= alpha
+            mu = rng.gamma(shape=1.0 / alpha, scale=mu)
+        y = rng.poisson(mu)
+        del base, mu
+        if sims.dtype != np.int64 and y.size and y.max() > np.iinfo(np.int32).max:
+            sims = sims.astype(np.int64)
+        sims[:, start:start + block] = y
+        del y, part
 
     tail = (1.0 - level) / 2.0
-    q = np.quantile(sims, [tail, 1.0 - tail], axis=1, method="inverted_cdf")
-    lo = np.zeros(len(idx), dtype=np.int64)
-    hi = np.zeros(len(idx), dtype=np.int64)
-    lo[live], hi[live] = q[0].astype(np.int64), q[1].astype(np.int64)
-    rq = np.quantile(risk, [tail, 1.0 - tail], axis=1)
+    levels = np.asarray([tail, 1.0 - tail])
+    # Quantiles from rows sorted in place (numpy's own formulas; see _quantiles_sorted).
+    risk.sort(axis=1)
+    rq = _quantiles_sorted(risk, levels, "linear")
+    del risk
     r_lo = np.full(len(idx), np.nan)
     r_hi = np.full(len(idx), np.nan)
     r_lo[live], r_hi[live] = rq[0], rq[1]
-    del risk
 
-    hits = np.zeros(int(live.sum()))
+    # The top group of every simulated year (the random tie-breaks come after every
+    # simulated count, as they always have, so a seed gives the same answer).
+    hits = np.zeros(n_live)
     hh_live = hh[live]
+    budget = share * hh_live.sum()
     for start in range(0, n_sim, block):
-        y = sims[:, start:start + block].astype(float)
-        score = y / hh_live[:, None] if rank_by == "rate" else y
-        hits += top_share_mask(score, hh_live, share=share, rng=rng).sum(axis=1)
+        y_rows = sims[:, start:start + block].T.astype(float)
+        score = y_rows / hh_live[None, :] if rank_by == "rate" else y_rows
+        jitter = rng.random((n_live, score.shape[0]))
+        above, _, tie_areas = _top_members(score, hh_live, budget, jitter)
+        hits += np.count_nonzero(above, axis=0) + np.bincount(tie_areas, minlength=n_live)
     p_top = np.zeros(len(idx))
     p_top[live] = hits / n_sim
+
+    sims.sort(axis=1)
+    q = _quantiles_sorted(sims, levels, "inverted_cdf")
+    del sims
+    lo = np.zeros(len(idx), dtype=np.int64)
+    hi = np.zeros(len(idx), dtype=np.int64)
+    lo[live], hi[live] = q[0].astype(np.int64), q[1].astype(np.int64)
 
     flag = np.zeros(len(idx), dtype=bool)
     if bands is not None:

@@ -592,3 +592,64 @@ def test_london_capture_matches_the_reference_baselines(
     assert capture_share(past, one, later, share=0.2) == pytest.approx(0.340, abs=0.01)
     assert capture_share(cov["imd_score"], one, later, share=0.1) == pytest.approx(0.146, abs=0.01)
     assert capture_share(cov["imd_score"], one, later, share=0.2) == pytest.approx(0.282, abs=0.01)
+
+
+# --------------------------------------------------------------------------- fast bootstrap
+# The backtest scores every resample by cumulative sums of multiplicity x value along the
+# fixed ranking, over the head of it that the budgets reach. Hold it to capture_share run
+# on each explicit resample, and to the dense version on the whole ranking.
+
+
+@pytest.mark.parametrize("case", ["ties", "distinct", "zero_households", "fractional"])
+def test_bootstrap_capture_matches_each_resample(case: str) -> None:
+    from risk.evaluate import _captured, _captured_boot, _order_blocks, _resamples
+
+    rng = np.random.default_rng(21)
+    shares = [0.0, 0.05, 0.1, 0.2, 0.5, 1.0]
+    for n in (1, 2, 9, 40, 200):
+        h = rng.integers(1, 60, n).astype(float)
+        h[rng.random(n) < 0.1] = 300.0  # a few large areas: budgets land far down
+        y = rng.poisson(1.2, n).astype(float)
+        score = rng.poisson(2.0, n).astype(float)  # tie blocks
+        if case == "distinct":
+            score = rng.permutation(n).astype(float)
+        if case == "zero_households":
+            h[rng.random(n) < 0.3] = 0.0
+        if case == "fractional":  # not whole numbers: the dense path
+            h = h + rng.random(n)
+        draws = rng.integers(0, n, size=(150, n))
+        res = _resamples(draws + (np.arange(150) * n)[:, None], h)
+        assert (res.small is None) == (case == "fractional")
+        order, starts = _order_blocks(score)
+        got = _captured_boot(order, starts, h, y, shares, res)
+        dense = _captured(order, starts, h, y, shares, res.mult)
+        np.testing.assert_allclose(got, dense, rtol=1e-12, atol=1e-12)
+        for b in range(0, 150, 7):
+            idx = draws[b]
+            if y[idx].sum() == 0:
+                continue
+            for j, share in enumerate(shares):
+                want = capture_share(score[idx], h[idx], y[idx], share=share) * y[idx].sum()
+                assert got[b, j] == pytest.approx(want, rel=1e-9, abs=1e-9), (case, n, b, share)
+
+
+def test_bootstrap_capture_head_grows_to_every_budget() -> None:
+    # The head first covers the top 25% of households (largest share 20% + 5%); resamples
+    # that draw the first area many times need far more of the ranking.
+    from risk.evaluate import _captured, _captured_boot, _order_blocks, _resamples
+
+    n = 30
+    h = np.full(n, 10.0)
+    h[0] = 1.0
+    y = np.arange(n, dtype=float) + 1
+    draws = np.zeros((3, n), dtype=int)
+    draws[1] = np.arange(n)
+    draws[2, : n // 2] = np.arange(n // 2)
+    res = _resamples(draws + (np.arange(3) * n)[:, None], h)
+    order, starts = _order_blocks(-np.arange(n, dtype=float))  # area 0 ranked last
+    got = _captured_boot(order, starts, h, y, [0.05, 0.1, 0.2], res)
+    np.testing.assert_array_equal(got, _captured(order, starts, h, y, [0.05, 0.1, 0.2],
+                                                 res.mult))
+    # resample 0 is area 0 (1 household, 1 incident) thirty times: 30 households, 30
+    # incidents, all tied, so k% of households finds k% of the 30 incidents.
+    assert got[0] == pytest.approx([1.5, 3.0, 6.0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -131,3 +132,149 @@ def test_poisson_fit_and_zero_household_areas() -> None:
     assert res.pi_low["z0"] == res.pi_high["z0"] == 0
     assert res.p_top10["z0"] == 0
     assert (res.pi_high[1:] >= 1).all()
+
+
+# --------------------------------------------------------------------------- fast paths
+# simulate() and top_share_mask() avoid a full (score, jitter) sort of every simulated
+# year and numpy.quantile's partitioning. These tests hold them to slow, direct versions.
+
+
+def _walk_top(scores: np.ndarray, hh: np.ndarray, share: float,
+              jitter: np.ndarray | None) -> np.ndarray:
+    """Column by column: sort by score then jitter (both descending, NaN last, then area
+    order), take areas while the households ranked above them are below the budget."""
+    n, m = scores.shape
+    out = np.zeros((n, m), dtype=bool)
+    budget = share * hh.sum()
+    for c in range(m):
+        def key(i: int, c: int = c) -> tuple[float, float, int]:
+            s = scores[i, c]
+            return (np.inf if np.isnan(s) else -s,
+                    -jitter[i, c] if jitter is not None else 0.0, i)
+        used = 0.0
+        for i in sorted(range(n), key=key):
+            out[i, c] = used < budget
+            used += hh[i]
+    return out
+
+
+@pytest.mark.parametrize("case", ["ties", "rates", "nan", "zero_households", "fractional"])
+def test_top_share_mask_matches_a_walk_down_each_column(case: str) -> None:
+    rng = np.random.default_rng(11)
+    n, m = 60, 25
+    hh = rng.integers(1, 40, n).astype(float)
+    scores = rng.poisson(1.5, (n, m)).astype(float)  # many ties, at the boundary too
+    if case == "rates":
+        scores = scores / hh[:, None]
+    if case == "nan":
+        scores[rng.random((n, m)) < 0.3] = np.nan
+    if case == "zero_households":
+        hh[rng.random(n) < 0.3] = 0.0
+    if case == "fractional":
+        hh = hh + rng.random(n)
+    for share in (0.05, 0.1, 0.37, 0.9, 1.0):
+        got = top_share_mask(scores, hh, share=share, rng=np.random.default_rng(4))
+        jitter = np.random.default_rng(4).random(scores.shape)
+        assert np.array_equal(got, _walk_top(scores, hh, share, jitter)), (case, share)
+        # without a generator, ties keep area order
+        assert np.array_equal(top_share_mask(scores, hh, share=share),
+                              _walk_top(scores, hh, share, None)), (case, share)
+
+
+def test_top_share_mask_edge_inputs() -> None:
+    hh = np.array([10.0, 0.0, 5.0, 5.0])
+    # one column given as 1-d; all tied, no generator: area order, 0 hh costs nothing
+    assert top_share_mask(np.ones(4), hh, share=0.5)[:, 0].tolist() == [True, False, False,
+                                                                        False]
+    assert top_share_mask(np.ones(4), hh, share=0.6)[:, 0].tolist() == [True, True, True,
+                                                                        False]
+    # no households at all: nobody is in
+    assert not top_share_mask(np.ones((4, 2)), np.zeros(4), share=0.5).any()
+    # negative households are nonsense, but the walk down the ranking still decides
+    odd = np.array([3.0, -2.0, 4.0, 1.0])
+    s = np.array([[4.0], [3.0], [2.0], [1.0]])
+    assert np.array_equal(top_share_mask(s, odd, share=0.5), _walk_top(s, odd, 0.5, None))
+
+
+@pytest.mark.parametrize("method", ["linear", "inverted_cdf"])
+def test_quantiles_from_sorted_rows_match_numpy(method: Literal["linear", "inverted_cdf"]) -> None:
+    from risk.uncertainty import _quantiles_sorted
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 3, 10, 99, 100, 101, 2000):
+        q = np.array([0.0, 0.05, 0.25, 0.5, 0.95, 1.0])
+        ints = rng.poisson(2.0, (7, n))
+        floats = np.exp(rng.standard_normal((7, n)))
+        floats[3, n // 2] = np.nan
+        for x in (ints, floats):
+            want = np.quantile(x, q, axis=1, method=method)
+            got = _quantiles_sorted(np.sort(x, axis=1), q, method)
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+
+
+def _slow_simulate(fit: FitResult, *, n_sim: int, seed: int, share: float, rank_by: str,
+                   block: int) -> pd.DataFrame:
+    """simulate() written out plainly: the same draws in the same order, a full sort of
+    every simulated year and numpy.quantile."""
+    rng = np.random.default_rng(seed)
+    idx = fit.expected.index
+    hh = fit.households.reindex(idx).to_numpy(dtype=float)
+    live = hh > 0
+    x = fit.design.reindex(idx).to_numpy(dtype=float)[live]
+    p = x.shape[1]
+    names = list(fit.design.columns)
+    h_col = names.index("history") if "history" in names else None
+    h_sd = fit.history_sd.reindex(idx).fillna(0.0).to_numpy(dtype=float)[live]
+    draws = rng.multivariate_normal(fit.params.to_numpy(dtype=float),
+                                    fit.cov_params.to_numpy(dtype=float), size=n_sim,
+                                    method="cholesky")
+    sims = np.zeros((int(live.sum()), n_sim), dtype=np.int64)
+    risk = np.zeros((int(live.sum()), n_sim))
+    for start in range(0, n_sim, block):
+        d = draws[start:start + block]
+        base = x @ d[:, :p].T
+        eta = base
+        if h_col is not None:
+            eta = base + d[:, h_col][None, :] * h_sd[:, None] * rng.standard_normal(base.shape)
+        risk[:, start:start + block] = np.exp(eta) * 1000.0
+        mu = np.exp(base + np.log(hh[live])[:, None])
+        if fit.family == "negative_binomial":
+            alpha = np.clip(d[:, p], 1e-8, None)
+            mu = rng.gamma(shape=1.0 / alpha, scale=alpha * mu)
+        sims[:, start:start + block] = rng.poisson(mu)
+    hits = np.zeros(int(live.sum()))
+    for start in range(0, n_sim, block):
+        y = sims[:, start:start + block].astype(float)
+        score = y / hh[live][:, None] if rank_by == "rate" else y
+        jitter = rng.random(score.shape)
+        order = np.lexsort((-jitter, -score), axis=0)
+        before = np.cumsum(hh[live][order], axis=0) - hh[live][order]
+        mask = np.zeros(score.shape, dtype=bool)
+        np.put_along_axis(mask, order, before < share * hh[live].sum(), axis=0)
+        hits += mask.sum(axis=1)
+    out = pd.DataFrame(0.0, index=idx, columns=["pi_low", "pi_high", "p_top10"])
+    q = np.quantile(sims, [0.05, 0.95], axis=1, method="inverted_cdf")
+    rq = np.quantile(risk, [0.05, 0.95], axis=1)
+    out.loc[live, "pi_low"], out.loc[live, "pi_high"] = q[0], q[1]
+    out.loc[live, "p_top10"] = hits / n_sim
+    out["rate_low"] = out["rate_high"] = np.nan
+    out.loc[live, "rate_low"], out.loc[live, "rate_high"] = rq[0], rq[1]
+    return out
+
+
+def test_simulate_matches_the_plain_version(world: tuple[FitResult, pd.Series]) -> None:
+    fit, _ = world
+    cov = fit.design.copy()
+    cov["households"] = fit.households
+    cov.iloc[:5, cov.columns.get_loc("households")] = 0.0  # areas without households
+    counts = pd.DataFrame({y: np.random.default_rng(y).poisson(fit.expected)
+                           for y in (2018, 2019, 2020)}, index=fit.expected.index)
+    hist = fit_predict(counts, cov, target_year=2021,
+                       config=ModelConfig(family="poisson", features=FEATURES, history=True))
+    cols = ["pi_low", "pi_high", "p_top10", "rate_low", "rate_high"]
+    for f, rank_by in ((fit, "count"), (hist, "rate")):
+        got = simulate(f, n_sim=70, seed=9, rank_by=rank_by, block=30).frame()[cols]  # type: ignore[arg-type]
+        want = _slow_simulate(f, n_sim=70, seed=9, share=0.10, rank_by=rank_by, block=30)
+        pd.testing.assert_frame_equal(got.astype(float), want[cols], check_exact=False,
+                                      rtol=1e-12, atol=0)
