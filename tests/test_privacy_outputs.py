@@ -1007,13 +1007,13 @@ def test_app_map_sends_no_incident_coordinates(split: bool, sample_results: Path
     monkeypatch.setattr(state, "_write_group_files", lambda *args, **kwargs: None)
     if split:
         monkeypatch.setattr(mapview, "OVERVIEW_MIN_AREAS", 1000)
-    state.map_files.clear()
+    state.forget_map_files()
     try:
         path, sha = str(sample_results.resolve()), state.fingerprint(sample_results)
         results = state.load_results(path, sha)
         docs = _map_documents(results, path, sha)
     finally:
-        state.map_files.clear()
+        state.forget_map_files()
     written = sorted(tmp_path.rglob("*.geojson"))
     assert len(written) == (1 + results.areas["borough"].nunique() if split else 1)
     docs |= {f.name: f.read_text(encoding="utf-8") for f in written}
