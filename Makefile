@@ -1,6 +1,6 @@
 # Two commands for a fresh Debian machine with Python 3.11:
 #   make run    install, then open the dashboard on the London sample data
-#   make test   install (including Chromium and poppler for the browser and PDF tests), then run every test
+#   make test   install (including Chromium and poppler for the browser and PDF tests), lint, then run every test
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -29,6 +29,8 @@ run: install
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 test: install-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 lint: install
