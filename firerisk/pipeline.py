@@ -9,7 +9,6 @@ the CSV export and the PDFs only ever read the protected results file.
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geo.checksum import file_sha256
 from geo.profile import Profile, load_profile
 
 __all__ = ["BuildOutputs", "build", "compute", "evaluate", "file_sha256", "model_config"]
@@ -37,15 +37,6 @@ _PACKAGES = ("firerisk", "geopandas", "shapely", "pyogrio", "pyproj", "pandas", 
 
 def _noop(message: str, fraction: float | None = None) -> None:
     return None
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _versions() -> dict[str, str]:

@@ -7,14 +7,13 @@ Pure functions of a :class:`~geo.results.Results` (no Streamlit), so they are te
 
 from __future__ import annotations
 
-import hashlib
 import io
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from geo.checksum import file_sha256
 from geo.results import Results
 from ui.bands import AS_PUBLISHED, Banding
 
@@ -359,14 +358,6 @@ def register_csv(results: Results) -> bytes:
     return buf.getvalue().encode("utf-8-sig")
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def data_summary_text(results: Results) -> str:
     """A plain-text record for a data protection officer: the results file and its checksum,
     the output mode and suppression rule, the disclosure report, person-level data, the
@@ -377,7 +368,7 @@ def data_summary_text(results: Results) -> str:
     out = [f"Data protection summary: {name}".rstrip(": "), ""]
     out.append(f"Results file: {results.path.name}")
     if results.path.exists():
-        out.append(f"Results file SHA-256: {_file_sha256(results.path)}")
+        out.append(f"Results file SHA-256: {file_sha256(results.path)}")
     if generated:
         out.append(f"Generated: {generated}")
     t = results.threshold

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from geo.checksum import file_sha256
 from geo.errors import FireRiskError
 from geo.results import Results, read_results
 from geo.simplify import (
@@ -88,11 +89,7 @@ def ensure_vendor_assets() -> list[Path]:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(path)
 
 
 def fingerprint(path: Path) -> str:
