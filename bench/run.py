@@ -642,7 +642,8 @@ def browser_timings(bench: Bench, london: Path | None, national: Path | None) ->
 
         results = _results(path)
         groups = results.group_columns
-        overview = bool(groups) and mapview.use_overview(results.areas, groups[0])
+        overview = mapview.use_overview(len(results.areas), column=groups[0] if groups else None,
+                                        every_area=True)
         expected = int(results.areas[groups[0]].nunique()) if overview else len(results.areas)
         if group is None and groups:
             first = str(min(results.areas[groups[0]].dropna().astype(str).unique()))
