@@ -71,43 +71,51 @@ def _cmd_evaluate(args: argparse.Namespace, progress: _Progress) -> int:
     return 0
 
 
+def _write(out: str, data: bytes) -> int:
+    """Write a PDF atomically and say where it went."""
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    from pypdf import PdfReader
+
+    print(f"Wrote {path} ({len(PdfReader(path).pages)} pages)")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace, progress: _Progress) -> int:
     from geo.results import read_results
-    from report import ReportOptions, render_map_pdf
+    from report import map_pdf_bytes
 
     if (args.group is None) != (args.value is None):
         from geo.errors import ReportRequestError
 
         raise ReportRequestError("give --group and --value together, e.g. --group borough --value Camden")
-    results = read_results(args.results)
-    options = ReportOptions(paper=args.paper, orientation=args.orientation, label_top=args.label_top)
-    summary = render_map_pdf(results, Path(args.out), group_column=args.group,
-                             group_value=args.value, options=options, progress=progress.pages)
-    print(f"Wrote {args.out} ({summary.pages} pages)")
-    return 0
+    data = map_pdf_bytes(read_results(args.results), group_column=args.group,
+                         group_value=args.value, paper=args.paper,
+                         orientation=args.orientation, label_top=args.label_top,
+                         progress=progress.pages)
+    return _write(args.out, data)
 
 
 def _cmd_atlas(args: argparse.Namespace, progress: _Progress) -> int:
     from geo.results import read_results
-    from report import ReportOptions, render_atlas_pdf
+    from report import atlas_pdf_bytes
 
-    results = read_results(args.results)
-    options = ReportOptions(paper=args.paper, orientation=args.orientation, label_top=args.label_top)
-    summary = render_atlas_pdf(results, Path(args.out), by=args.by, options=options,
-                               progress=progress.pages)
-    print(f"Wrote {args.out} ({summary.pages} pages)")
-    return 0
+    data = atlas_pdf_bytes(read_results(args.results), by=args.by, paper=args.paper,
+                           orientation=args.orientation, label_top=args.label_top,
+                           progress=progress.pages)
+    return _write(args.out, data)
 
 
 def _cmd_explainer(args: argparse.Namespace, progress: _Progress) -> int:
     from geo.results import read_results
-    from report import render_explainer_pdf
+    from report import explainer_pdf_bytes
 
     results = read_results(args.results)
     contact = args.contact or str(results.run.get("profile", {}).get("contact", ""))
-    render_explainer_pdf(results, Path(args.out), area_id=args.area, contact=contact)
-    print(f"Wrote {args.out}")
-    return 0
+    return _write(args.out, explainer_pdf_bytes(results, area_id=args.area, contact=contact))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -2,7 +2,9 @@
 explainer for residents.
 
 Every function takes a :class:`geo.results.Results` (or a path to a results GeoPackage) and
-writes a PDF to a path or a binary stream, returning a :class:`ReportSummary`.
+writes a PDF to a path or a binary stream, returning a :class:`ReportSummary`. The
+``*_pdf_bytes`` functions (used by the app and the CLI) add the sources annex, the
+output-mode stamp and the provenance in the document information.
 """
 
 from report.atlas import render_atlas_pdf
@@ -10,11 +12,15 @@ from report.bench import benchmark_reports
 from report.explainer import render_explainer_pdf
 from report.layout import ReportOptions, ReportSummary
 from report.mapsheet import render_map_pdf
+from report.sources import atlas_pdf_bytes, explainer_pdf_bytes, map_pdf_bytes
 
 __all__ = [
     "ReportOptions",
     "ReportSummary",
+    "atlas_pdf_bytes",
     "benchmark_reports",
+    "explainer_pdf_bytes",
+    "map_pdf_bytes",
     "render_atlas_pdf",
     "render_explainer_pdf",
     "render_map_pdf",

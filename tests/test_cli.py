@@ -108,3 +108,32 @@ def test_evaluate_plain_output_is_a_table() -> None:
                  "Smoothed rate, previous years", "Deprivation (IMD) alone", "Stable rate"):
         assert name in proc.stdout
     assert "origins 2022-2023" in proc.stdout
+
+
+def test_report_pdf_from_the_cli_carries_sources_and_mode(sample_results: Path,
+                                                          tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    from geo.checksum import file_sha256
+
+    out = tmp_path / "hackney.pdf"
+    proc = _run("report", "--results", str(sample_results), "--out", str(out),
+                "--group", "borough", "--value", "Hackney")
+    assert proc.returncode == 0, proc.stderr
+    text = "\n".join(page.extract_text() for page in PdfReader(out).pages)
+    assert "Hackney" in text
+    assert "Sources and provenance" in text
+    assert "Output mode: internal" in text
+    digest = file_sha256(ROOT / "sample_data" / "lfb_dwelling_fires_2009_2024.csv.gz")
+    assert digest in text.replace("\n", "")
+    assert f"Wrote {out}" in proc.stdout
+
+
+def test_report_with_an_unknown_group_value_names_the_choices(sample_results: Path,
+                                                              tmp_path: Path) -> None:
+    proc = _run("report", "--results", str(sample_results), "--out", str(tmp_path / "x.pdf"),
+                "--group", "borough", "--value", "Hackny")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "Hackney" in proc.stderr  # the close match is offered
+    assert not (tmp_path / "x.pdf").exists()

@@ -15,6 +15,7 @@ import pandas as pd
 
 from geo.checksum import file_sha256
 from geo.results import Results
+from report.sources import provenance_summary
 from ui.bands import AS_PUBLISHED, Banding
 
 __all__ = [
@@ -122,16 +123,15 @@ def targets_table(
     return out.reset_index(drop=True)
 
 
-def provenance_summary(results: Results) -> str:
-    """One line naming every input: role, file, publisher, licence, first 12 of its SHA-256."""
-    parts = []
-    for row in results.provenance.to_dict("records"):
-        bits = [str(row.get(k)) for k in ("publisher", "licence") if row.get(k)]
-        sha = str(row.get("sha256") or "")[:12]
-        if sha:
-            bits.append(f"sha256 {sha}")
-        parts.append(f"{row.get('role', 'input')}: {row.get('file', '?')} ({', '.join(bits)})")
-    return "; ".join(parts) if parts else "no provenance recorded"
+def _csv_bytes(comment_lines: list[str], table: pd.DataFrame) -> bytes:
+    """Comment lines, then *table* with formula-like cells defused, as UTF-8 with a BOM
+    (so spreadsheet programs read the accents right)."""
+    safe = table.apply(lambda col: col.map(_defuse)
+                       if col.dtype == object or pd.api.types.is_string_dtype(col) else col)
+    buf = io.StringIO()
+    buf.write("\n".join(comment_lines) + "\n")
+    safe.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue().encode("utf-8-sig")
 
 
 def _defuse(cell: Any) -> Any:
@@ -177,12 +177,7 @@ def targets_csv(
     generated = find_run_value(results, "generated_at")
     if generated:
         lines.append(_comment(f"Results generated {generated} from {results.path.name}"))
-    safe = table.apply(lambda col: col.map(_defuse)
-                       if col.dtype == object or pd.api.types.is_string_dtype(col) else col)
-    buf = io.StringIO()
-    buf.write("\n".join(lines) + "\n")
-    safe.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue().encode("utf-8-sig")
+    return _csv_bytes(lines, table)
 
 
 # --------------------------------------------------------------------------- data and method
@@ -350,12 +345,7 @@ def register_csv(results: Results) -> bytes:
         _comment(f"Attribution: {results.attribution()}"),
     ]
     table = provenance_table(results)
-    safe = table.apply(lambda col: col.map(_defuse)
-                       if col.dtype == object or pd.api.types.is_string_dtype(col) else col)
-    buf = io.StringIO()
-    buf.write("\n".join(lines) + "\n")
-    safe.to_csv(buf, index=False, lineterminator="\n")
-    return buf.getvalue().encode("utf-8-sig")
+    return _csv_bytes(lines, table)
 
 
 def data_summary_text(results: Results) -> str:
