@@ -114,20 +114,16 @@ def _published_history(reasons: pd.DataFrame, published_total: pd.Series) -> pd.
     "<5 fires (expected 3)" would reveal exactly 4.
     """
     out = reasons.copy()
+    shown = published_total.reindex(out.index).fillna(WITHHELD_TOTAL).astype(str)
+    withheld = ~shown.str.fullmatch(r"\d+")
     for col in out.columns:
-        texts = []
-        for area, text in out[col].items():
-            text = "" if not isinstance(text, str) else text
-            history = "\x00" in text or text.startswith("Fires here in past years")
-            shown = str(published_total.get(area, WITHHELD_TOTAL))
-            if history and not shown.isdigit():
-                text = HISTORY_WITHHELD
-            elif "\x00" in text:
-                head, _, rest = text.partition("\x00")
-                _, _, tail = rest.partition("\x00")
-                text = head + shown + tail
-            texts.append(text)
-        out[col] = texts
+        text = out[col].where(out[col].notna(), "").astype(str)
+        history = text.str.contains("\x00", regex=False) | text.str.startswith(
+            "Fires here in past years")
+        parts = text.str.extract(r"^(?P<head>.*?)\x00\d+\x00(?P<tail>.*)$", expand=True)
+        filled = parts["head"] + shown + parts["tail"]
+        text = text.where(parts["head"].isna(), filled)
+        out[col] = text.where(~(history & withheld), HISTORY_WITHHELD)
     return out
 
 
