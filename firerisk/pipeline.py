@@ -24,7 +24,8 @@ import pandas as pd
 from geo.checksum import file_sha256
 from geo.profile import Profile, load_profile
 
-__all__ = ["BuildOutputs", "build", "compute", "evaluate", "file_sha256", "model_config"]
+__all__ = ["BuildOutputs", "Prepared", "build", "compute", "evaluate", "file_sha256",
+           "model_config", "prepare"]
 
 Progress = Callable[[str, float | None], None]
 
@@ -127,6 +128,54 @@ def _published_history(reasons: pd.DataFrame, published_total: pd.Series) -> pd.
     return out
 
 
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """The checked inputs every command starts from: areas, counts and model features."""
+
+    inputs: Any = field(repr=False)
+    areas: gpd.GeoDataFrame = field(repr=False)
+    ids: pd.Index = field(repr=False)
+    counts: pd.DataFrame = field(repr=False)
+    covariates: pd.DataFrame = field(repr=False)
+    full_years: list[int] = field(default_factory=list)
+
+
+def prepare(profile: Profile, *, progress: Progress | None = None) -> Prepared:
+    """Guard, read, check and aggregate the inputs, then build the model features.
+
+    Raises
+    ------
+    PersonalDataError, InputFileError, FeatureError
+        Listing every problem found.
+    """
+    from geo.errors import InputFileError, Problem
+    from geo.guard import check_profile_inputs
+    from geo.ingest import load_inputs
+    from risk.features import build_features
+
+    say = progress or _noop
+    say("Checking the input files for personal data", 0.04)
+    check_profile_inputs(profile)
+    say("Reading and checking the input files", 0.08)
+    inputs = load_inputs(profile, progress=lambda m: say(m, None))
+    areas = inputs.areas.reset_index(drop=True)
+    ids = pd.Index(areas["area_id"], name="area_id")
+    full_years = list(inputs.years.full_years)
+    if len(full_years) < 2:
+        raise InputFileError([Problem(
+            str(profile.incidents.path),
+            f"the incidents cover {len(full_years)} full calendar year(s); the model needs at "
+            "least 2.",
+            "supply at least two full years of incidents, or widen [study] start/end.",
+            column=profile.incidents.date)])
+    say("Building the model's features", 0.25)
+    covariates = build_features(inputs.covariates_raw.reindex(ids), features=profile.features,
+                                exposure=profile.exposure)
+    return Prepared(inputs=inputs, areas=areas, ids=ids,
+                    counts=inputs.counts.reindex(ids).fillna(0).astype(int),
+                    covariates=covariates, full_years=full_years)
+
+
 def compute(
     profile: Profile | str | Path,
     *,
@@ -150,12 +199,9 @@ def compute(
     bootstrap : int, optional
         Bootstrap resamples for the backtest intervals (default from the profile).
     """
-    from geo.guard import check_profile_inputs
-    from geo.ingest import load_inputs
     from risk.bands import classify
     from risk.disclosure import DisclosurePolicy, DisclosureReport, protect_counts, public_view
     from risk.explain import explain_fit
-    from risk.features import build_features
     from risk.model import fit_predict
     from risk.uncertainty import simulate
 
@@ -165,15 +211,12 @@ def compute(
     mode = mode or profile.disclosure.mode
     started = datetime.now(UTC)
 
-    say("Checking the input files for personal data", 0.02)
-    check_profile_inputs(profile)
-    say("Computing checksums of the input files", 0.05)
+    prepared = prepare(profile, progress=say)  # the personal-data guard runs first, in here
+    say("Computing checksums of the input files", 0.27)
     checksums = {role: file_sha256(path) for role, path in profile.input_files().items()}
-
-    say("Reading and checking the input files", 0.08)
-    inputs = load_inputs(profile, progress=lambda m: say(m, None))
-    areas = inputs.areas.reset_index(drop=True)
-    ids = pd.Index(areas["area_id"], name="area_id")
+    inputs, areas, ids = prepared.inputs, prepared.areas, prepared.ids
+    counts, covariates, full_years = prepared.counts, prepared.covariates, prepared.full_years
+    next_year = max(full_years) + 1
     group_labels = [label for label, _ in profile.areas.groups]
     if profile.stations is not None:
         from geo.stations import STATION_LABEL, read_station_lookup
@@ -181,21 +224,6 @@ def compute(
         say("Reading the area-to-station lookup", None)
         areas[STATION_LABEL] = read_station_lookup(profile.stations, ids).to_numpy()
         group_labels.append(STATION_LABEL)
-    full_years = list(inputs.years.full_years)
-    if len(full_years) < 2:
-        from geo.errors import InputFileError, Problem
-
-        raise InputFileError([Problem(
-            str(profile.incidents.path),
-            f"the incidents cover {len(full_years)} full calendar year(s); the model needs at least 2.",
-            "supply at least two full years of incidents, or widen [study] start/end.",
-            column=profile.incidents.date)])
-    next_year = max(full_years) + 1
-    counts = inputs.counts.reindex(ids).fillna(0).astype(int)
-
-    say("Building the model's features", 0.25)
-    covariates = build_features(inputs.covariates_raw.reindex(ids), features=profile.features,
-                                exposure=profile.exposure)
     if "IMD_decile" in inputs.covariates_raw.columns:
         imd_decile = inputs.covariates_raw["IMD_decile"].reindex(ids)
     else:
@@ -411,24 +439,13 @@ def run_backtest(profile: Profile, counts: pd.DataFrame, covariates: pd.DataFram
 def evaluate(profile: Profile | str | Path, *, progress: Progress | None = None,
              origins: tuple[int, int] | None = None, bootstrap: int | None = None) -> Any:
     """Load the inputs and run only the backtest (``firerisk evaluate``)."""
-    from geo.guard import check_profile_inputs
-    from geo.ingest import load_inputs
-    from risk.features import build_features
-
     say = progress or _noop
     if not isinstance(profile, Profile):
         profile = load_profile(profile)
-    check_profile_inputs(profile)
-    say("Reading and checking the input files", 0.05)
-    inputs = load_inputs(profile, progress=lambda m: say(m, None))
-    areas = inputs.areas.reset_index(drop=True)
-    ids = pd.Index(areas["area_id"], name="area_id")
-    counts = inputs.counts.reindex(ids).fillna(0).astype(int)
-    covariates = build_features(inputs.covariates_raw.reindex(ids), features=profile.features,
-                                exposure=profile.exposure)
+    prepared = prepare(profile, progress=say)
     say("Backtesting", 0.3)
-    return run_backtest(profile, counts, covariates, list(inputs.years.full_years),
-                        weights=_weights(areas), bootstrap=bootstrap, origins=origins)
+    return run_backtest(profile, prepared.counts, prepared.covariates, prepared.full_years,
+                        weights=_weights(prepared.areas), bootstrap=bootstrap, origins=origins)
 
 
 def build(profile: Profile | str | Path, out: str | Path, *, progress: Progress | None = None,

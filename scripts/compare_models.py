@@ -16,11 +16,9 @@ from dataclasses import replace
 
 import pandas as pd
 
-from firerisk.pipeline import _weights, model_config
-from geo.ingest import load_inputs
+from firerisk.pipeline import _weights, model_config, prepare
 from geo.profile import FeatureSpec, load_profile
 from risk.evaluate import compare_models
-from risk.features import build_features
 
 DOMAINS = ("Income_score", "Employment_score", "Education_score", "Health_score", "Crime_score",
            "Housing_and_Services_score", "Environment_score")
@@ -33,15 +31,11 @@ def main() -> None:
     args = parser.parse_args()
 
     profile = load_profile(args.config)
-    inputs = load_inputs(profile)
-    areas = inputs.areas.reset_index(drop=True)
-    ids = pd.Index(areas["area_id"], name="area_id")
-    extra = [FeatureSpec(name=d.lower(), label=d, column=d, unit="score") for d in DOMAINS
-             if d in inputs.covariates_raw.columns]
-    covariates = build_features(inputs.covariates_raw.reindex(ids),
-                                features=[*profile.features, *extra], exposure=profile.exposure)
-    counts = inputs.counts.reindex(ids).fillna(0).astype(int)
-    full = list(inputs.years.full_years)
+    # The IMD domain scores are compared too: add them as extra features of the profile.
+    extra = tuple(FeatureSpec(name=d.lower(), label=d, column=d, unit="score") for d in DOMAINS)
+    prepared = prepare(replace(profile, features=(*profile.features, *extra)))
+    areas, covariates, counts = prepared.areas, prepared.covariates, prepared.counts
+    full = prepared.full_years
     base = replace(model_config(profile), moran_permutations=0)
     default_features = base.features
     domains = tuple(f.name for f in extra)
