@@ -1039,12 +1039,13 @@ AREA_MAP_JS = r"""/* Community fire risk atlas: area map (see ui/mapview.py). */
       var url = resolve(g.feature.properties.f), file = files[url];
       if (file && file.data) { ready[L.stamp(g)] = file; return; }
       var n = fails[url] || 0;
-      if (file || n > 8 || (retry[url] || 0) > Date.now()) { return; }  // loading or waiting
+      if (file || n > 90 || (retry[url] || 0) > Date.now()) { return; }  // loading or waiting
       load(url).then(later, function () {
-        // Not written yet (the server writes the group files in the background): try again
-        // after 1, 2, 4 ... seconds.
-        retry[url] = Date.now() + 1000 * Math.pow(2, n);
-        window.setTimeout(later, 1000 * Math.pow(2, n) + 50);
+        // Not written yet (the server writes the group files in the background, slowly on a
+        // busy machine): try again after 1, 2, 4, 4, 4 ... seconds, for about six minutes.
+        var wait = Math.min(1000 * Math.pow(2, n), 4000);
+        retry[url] = Date.now() + wait;
+        window.setTimeout(later, wait + 50);
       });
     });
     var areas = [], groups = [], outlines = [];
