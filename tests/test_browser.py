@@ -154,6 +154,20 @@ def _drawn_positions(frame) -> set[int]:
     return {int(k) for k in ks}
 
 
+NO_ANIMATION = "{animate: false}"
+
+
+def _map_state(frame) -> dict[str, object]:
+    """What the map script holds, for a failure message."""
+    return frame.evaluate("""() => {
+      var S = window.FireRiskMap.state, m = S.map, files = window.FireRiskMap.files;
+      return {zoom: m.getZoom(), token: S.token, mode: S.table && S.table.mode,
+              detail_zoom: S.table && S.table.dz, groups: S.groups.getLayers().length,
+              areas: S.areas.getLayers().length, size: m.getSize(),
+              files: Object.keys(files).map(function (u) { return [u, !!files[u].data]; })};
+    }""")
+
+
 def test_large_files_start_as_group_overview_and_fill_in_when_zoomed(sample_results,
                                                                       tmp_path):
     # London has 4,994 areas; lowering the threshold makes the app treat it like England.
@@ -186,19 +200,23 @@ def test_large_files_start_as_group_overview_and_fill_in_when_zoomed(sample_resu
                                     timeout=90_000)
             # London fits the map at about zoom 10, where the small areas already fill in;
             # zoom 8 is "national" zoom: one polygon per group.
-            frame.evaluate(f"() => window.map.setView([{centre.y}, {centre.x}], 8)")
+            # Views are set without animation: Leaflet ignores a setView that arrives while a
+            # zoom animation is still running.
+            frame.evaluate(f"() => window.map.setView([{centre.y}, {centre.x}], 8, {NO_ANIMATION})")
             wait_for_polygons(page, len(summary))
             assert polygon_fills(page) == group_fills
             assert _drawn_positions(frame) == set()
 
             # Zoomed in on one group: every one of its small areas is drawn.
-            frame.evaluate(f"() => window.map.setView([{centre.y}, {centre.x}], 13)")
+            frame.evaluate(f"() => window.map.setView([{centre.y}, {centre.x}], 13, {NO_ANIMATION})")
             deadline = time.monotonic() + 60
             while not positions <= _drawn_positions(frame):
-                assert time.monotonic() < deadline, "zooming in never showed the small areas"
+                if time.monotonic() >= deadline:
+                    raise AssertionError(f"zooming in never showed the small areas: "
+                                         f"{_map_state(frame)}")
                 page.wait_for_timeout(200)
 
-            frame.evaluate(f"() => window.map.setView([{centre.y}, {centre.x}], 8)")
+            frame.evaluate(f"() => window.map.setView([{centre.y}, {centre.x}], 8, {NO_ANIMATION})")
             wait_for_polygons(page, len(summary))
 
             # Picking the group shows exactly its areas.
