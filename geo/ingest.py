@@ -124,7 +124,8 @@ def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = No
         Called with a short message at each step (for a progress display).
     repair_geometry : bool
         Repair invalid area polygons with :func:`shapely.make_valid` instead of
-        reporting them (the repair is listed in ``notes``).
+        reporting them (the repair is listed in ``notes``). The profile key
+        ``[areas] repair_geometry = true`` does the same.
 
     Returns
     -------
@@ -155,7 +156,8 @@ def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = No
         raw_areas = readers.read_vector(spec.path, layer=layer, columns=list(dict.fromkeys(wanted)))
         areas_read = len(raw_areas)
         areas, found, area_notes = check_areas(raw_areas, spec, file=str(spec.path),
-                                               repair_geometry=repair_geometry)
+                                               repair_geometry=repair_geometry
+                                               or spec.repair_geometry)
         problems += found
         notes += area_notes
         del raw_areas

@@ -7,6 +7,7 @@ profile's own folder.
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,6 +17,7 @@ from typing import Any
 from geo.errors import Problem, ProfileError
 
 __all__ = [
+    "KEYS",
     "AreasSpec",
     "BandsSpec",
     "CovariateSpec",
@@ -36,6 +38,28 @@ __all__ = [
 DEFAULT_BAND_LABELS = ("Very low", "Low", "Medium", "High", "Very high")
 FAMILIES = ("auto", "negative_binomial", "poisson")
 MODES = ("internal", "public")
+
+#: The keys each table of a profile may hold; any other key is reported with the closest
+#: allowed spelling (a typo must not silently fall back to a default).
+KEYS: dict[str, tuple[str, ...]] = {
+    "(top level)": ("name", "service", "contact", "working_crs", "areas", "incidents",
+                    "covariates", "exposure", "features", "study", "model", "evaluation",
+                    "bands", "disclosure", "stations"),
+    "areas": ("path", "id", "name", "groups", "layer", "crs", "repair_geometry",
+              "provenance"),
+    "incidents": ("path", "date", "x", "y", "crs", "layer", "date_format", "type", "filters",
+                  "drop_columns", "provenance"),
+    "covariates": ("name", "path", "key", "drop_columns", "provenance"),
+    "provenance": ("publisher", "licence", "agreement", "attribution", "date", "url"),
+    "exposure": ("column", "label"),
+    "features": ("column", "numerator", "denominator", "label", "unit"),
+    "study": ("start", "end", "history_years"),
+    "model": ("family", "history", "spatial_lag", "simulations", "seed"),
+    "evaluation": ("first", "last", "window_years", "bootstrap", "seed"),
+    "bands": ("scheme", "k", "labels", "title"),
+    "disclosure": ("threshold", "mode"),
+    "stations": ("path", "key", "station", "provenance"),
+}
 
 
 @dataclass(frozen=True)
@@ -61,6 +85,7 @@ class AreasSpec:
     groups: tuple[tuple[str, str], ...] = ()
     layer: str | None = None
     crs: str | None = None
+    repair_geometry: bool = False
 
     @property
     def group_columns(self) -> dict[str, str]:
@@ -273,6 +298,26 @@ class _Reader:
             return default
         return value
 
+    def bool_(self, data: dict[str, Any], key: str, where: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(f"{where}.{key}", f"expected true or false, got {value!r}.",
+                         f"write {key} = true or {key} = false (no quotes).")
+            return default
+        return value
+
+    def unknown(self, data: dict[str, Any], kind: str, where: str) -> None:
+        """Report every key of *data* that a table of *kind* does not take."""
+        allowed = KEYS[kind]
+        for key in data:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            hint = (f"did you mean '{close[0]}'? Rename it." if close else
+                    f"remove it; [{where}] takes {', '.join(allowed)}.")
+            name = f"{where}.{key}" if where != "(top level)" else str(key)
+            self.problem(name, "is not a key this tool knows, so it would be ignored.", hint)
+
     def str_list(self, data: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
         value = data.get(key, [])
         if isinstance(value, str):
@@ -301,6 +346,7 @@ class _Reader:
                          f"add a [{where}.provenance] table with publisher, licence and attribution.")
             return Provenance(publisher="unknown", licence="unknown", attribution="")
         sub = f"{where}.provenance"
+        self.unknown(prov, "provenance", sub)
         publisher = self.str_(prov, "publisher", sub) or "unknown"
         licence = self.str_(prov, "licence", sub, required=False, default="") or ""
         agreement = self.str_(prov, "agreement", sub, required=False, default="") or ""
@@ -362,7 +408,9 @@ def load_profile(path: str | Path) -> Profile:
     r = _Reader(file, problems)
     base = path.resolve().parent
 
+    r.unknown(data, "(top level)", "(top level)")
     a = r.table(data, "areas")
+    r.unknown(a, "areas", "areas")
     groups_raw = a.get("groups", {})
     groups: tuple[tuple[str, str], ...] = ()
     if isinstance(groups_raw, dict) and all(isinstance(v, str) for v in groups_raw.values()):
@@ -378,9 +426,11 @@ def load_profile(path: str | Path) -> Profile:
         groups=groups,
         layer=r.str_(a, "layer", "areas", required=False),
         crs=r.str_(a, "crs", "areas", required=False),
+        repair_geometry=r.bool_(a, "repair_geometry", "areas", False),
     )
 
     i = r.table(data, "incidents")
+    r.unknown(i, "incidents", "incidents")
     filters: list[IncidentFilter] = []
     for fi, f in enumerate(i.get("filters", []) or []):
         if not isinstance(f, dict) or "column" not in f or "values" not in f:
@@ -414,6 +464,10 @@ def load_profile(path: str | Path) -> Profile:
         cov_raw = []
     for ci, c in enumerate(cov_raw):
         where = f"covariates[{ci}]"
+        if not isinstance(c, dict):
+            r.problem(where, "expected a table.", "write [[covariates]] with name, path and key.")
+            continue
+        r.unknown(c, "covariates", where)
         covariates.append(CovariateSpec(
             name=r.str_(c, "name", where) or f"table{ci}",
             path=r.path(c, "path", where, base),
@@ -426,6 +480,7 @@ def load_profile(path: str | Path) -> Profile:
         r.problem("covariates", f"table names must be unique, got {names}.", "rename the duplicates.")
 
     e = r.table(data, "exposure")
+    r.unknown(e, "exposure", "exposure")
     exposure = ExposureSpec(column=r.str_(e, "column", "exposure") or "",
                             label=r.str_(e, "label", "exposure", required=False) or "households")
 
@@ -436,6 +491,7 @@ def load_profile(path: str | Path) -> Profile:
         if not isinstance(f, dict):
             r.problem(where, "expected a table.", f"write [features.{fname}] with column = \"...\".")
             continue
+        r.unknown(f, "features", where)
         column = r.str_(f, "column", where, required=False)
         numerator = r.str_list(f, "numerator", where)
         denominator = r.str_(f, "denominator", where, required=False)
@@ -453,12 +509,14 @@ def load_profile(path: str | Path) -> Profile:
                                     unit=str(unit)))
 
     s = r.table(data, "study", required=False)
+    r.unknown(s, "study", "study")
     study = StudySpec(start=_date(r, s, "start", "study"), end=_date(r, s, "end", "study"),
                       history_years=r.int_(s, "history_years", "study", 5, minimum=1) or 5)
     if study.start and study.end and study.start > study.end:
         r.problem("study", f"start {study.start} is after end {study.end}.", "swap them.")
 
     m = r.table(data, "model", required=False)
+    r.unknown(m, "model", "model")
     family = m.get("family", "auto")
     if family not in FAMILIES:
         r.problem("model.family", f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}.",
@@ -466,13 +524,14 @@ def load_profile(path: str | Path) -> Profile:
         family = "auto"
     model = ModelSpec(
         family=str(family),
-        history=bool(m.get("history", True)),
-        spatial_lag=bool(m.get("spatial_lag", False)),
+        history=r.bool_(m, "history", "model", True),
+        spatial_lag=r.bool_(m, "spatial_lag", "model", False),
         simulations=r.int_(m, "simulations", "model", 2000, minimum=100) or 2000,
         seed=r.int_(m, "seed", "model", 12345) or 0,
     )
 
     ev = r.table(data, "evaluation", required=False)
+    r.unknown(ev, "evaluation", "evaluation")
     evaluation = EvaluationSpec(
         first=r.int_(ev, "first", "evaluation", None),
         last=r.int_(ev, "last", "evaluation", None),
@@ -482,6 +541,7 @@ def load_profile(path: str | Path) -> Profile:
     )
 
     b = r.table(data, "bands", required=False)
+    r.unknown(b, "bands", "bands")
     labels = r.str_list(b, "labels", "bands") or DEFAULT_BAND_LABELS
     k = r.int_(b, "k", "bands", len(labels), minimum=2) or len(labels)
     if len(labels) != k:
@@ -491,6 +551,7 @@ def load_profile(path: str | Path) -> Profile:
                       title=str(b.get("title", BandsSpec.title)))
 
     d = r.table(data, "disclosure", required=False)
+    r.unknown(d, "disclosure", "disclosure")
     mode = d.get("mode", "internal")
     if mode not in MODES:
         r.problem("disclosure.mode", f"expected internal or public, got {mode!r}.",
@@ -502,6 +563,7 @@ def load_profile(path: str | Path) -> Profile:
     stations = None
     st = r.table(data, "stations", required=False)
     if st:
+        r.unknown(st, "stations", "stations")
         stations = StationsSpec(path=r.path(st, "path", "stations", base),
                                 key=r.str_(st, "key", "stations") or "",
                                 station=r.str_(st, "station", "stations") or "",

@@ -259,8 +259,9 @@ def check_areas(raw: gpd.GeoDataFrame, spec: AreasSpec, *, file: str,
             problems.append(Problem(
                 file, f"these area geometries are invalid (row {first + 1}: {reason}).",
                 "repair them in QGIS (Processing Toolbox > 'Fix geometries', which uses "
-                "make_valid) and save again, or load with repair_geometry=True to apply "
-                "shapely.make_valid.",
+                "make_valid) and save again, or set repair_geometry = true under [areas] "
+                "in the profile to have this tool apply shapely.make_valid (the build notes "
+                "then list the repaired rows).",
                 column="geometry", rows=_rows(invalid)))
     bounds = raw.total_bounds if (~missing).any() else None
     crs, crs_problems = resolve_crs(pyproj.CRS(raw.crs) if raw.crs is not None else None,

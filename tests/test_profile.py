@@ -109,3 +109,42 @@ def test_feature_needs_exactly_one_of_column_or_numerator(tmp_path: Path) -> Non
     with pytest.raises(ProfileError, match="numerator needs a denominator") as info:
         load_profile(_write(tmp_path, text))
     assert "give exactly one of column" in str(info.value)
+
+
+def test_misspelt_keys_are_named_with_the_closest_spelling(tmp_path: Path) -> None:
+    text = GOOD.replace('[exposure]\ncolumn = "households"',
+                        '[exposure]\ncolumn = "households"\nlable = "homes"')
+    text = text.replace('name = "Test"', 'name = "Test"\nworking_cr = "EPSG:27700"')
+    text += '[model]\nhistroy = false\n[disclosure]\nthreshold = 5\ncolour = "red"\n'
+    with pytest.raises(ProfileError) as info:
+        load_profile(_write(tmp_path, text))
+    by_key = {p.message.split("'")[1]: p for p in info.value.problems}
+    # every unknown key is listed at once, each with the closest known spelling
+    assert set(by_key) == {"working_cr", "exposure.lable", "model.histroy",
+                           "disclosure.colour"}
+    assert "did you mean 'working_crs'" in by_key["working_cr"].fix
+    assert "did you mean 'label'" in by_key["exposure.lable"].fix
+    assert "did you mean 'history'" in by_key["model.histroy"].fix
+    # nothing close: the fix lists what the table takes
+    assert "threshold, mode" in by_key["disclosure.colour"].fix
+    assert all(str(tmp_path / "p.toml") == p.file for p in info.value.problems)
+
+
+def test_switches_must_be_true_or_false(tmp_path: Path) -> None:
+    # "false" in quotes is a non-empty string: reading it as truthy would switch history ON.
+    text = GOOD + '[model]\nhistory = "false"\nspatial_lag = 1\n'
+    text = text.replace('name = "label"\n', 'name = "label"\nrepair_geometry = "yes"\n')
+    with pytest.raises(ProfileError) as info:
+        load_profile(_write(tmp_path, text))
+    keys = sorted(p.message.split("'")[1] for p in info.value.problems)
+    assert keys == ["areas.repair_geometry", "model.history", "model.spatial_lag"]
+    assert all("true or false" in p.message for p in info.value.problems)
+
+
+def test_switches_are_read(tmp_path: Path) -> None:
+    text = GOOD + '[model]\nhistory = false\n'
+    text = text.replace('name = "label"\n', 'name = "label"\nrepair_geometry = true\n')
+    profile = load_profile(_write(tmp_path, text))
+    assert profile.model.history is False
+    assert profile.areas.repair_geometry is True
+    assert load_profile(_write(tmp_path, GOOD)).areas.repair_geometry is False

@@ -341,7 +341,11 @@ def test_invalid_geometry_is_reported_with_make_valid_fix_and_can_be_repaired(
     assert "Self-intersection" in problem.message
     assert "make_valid" in problem.fix
     assert "QGIS" in problem.fix
-    repaired = load_inputs(load_profile(tmp_path / "profile.toml"), repair_geometry=True)
+    assert "repair_geometry = true" in problem.fix
+    # The fix the message names: one profile key, no code.
+    prof = base_profile()
+    prof["areas"]["repair_geometry"] = True
+    repaired = load_inputs(load_profile(write_case(tmp_path, areas=areas, profile=prof)))
     assert repaired.areas.is_valid.all()
     assert any("repaired 1 invalid" in n for n in repaired.notes)
     # the repaired bow-tie still covers point 7 (530150, 180150), on its diagonal crossing
