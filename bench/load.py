@@ -89,11 +89,12 @@ def _map_state(page: Any) -> tuple[int, set[str]]:
     from tests.browser_helpers import MAP_IFRAME, POLYGON
 
     try:
-        fills = page.frame_locator(MAP_IFRAME).first.locator(POLYGON).evaluate_all(
-            "els => els.map(e => (e.getAttribute('fill') || '').toLowerCase())")
+        count, fills = page.frame_locator(MAP_IFRAME).first.locator(POLYGON).evaluate_all(
+            "els => [els.length, [...new Set(els.map("
+            "e => (e.getAttribute('fill') || '').toLowerCase()))]]")
     except PlaywrightError:
         return -1, set()
-    return len(fills), {str(f) for f in fills}
+    return int(count), {str(f) for f in fills}
 
 
 def _recorder(errors: list[str]) -> Callable[[Any], None]:
@@ -136,7 +137,7 @@ def _poll_all(pages: Sequence[Any], done: Callable[[int, int, set[str]], bool],
                 last[i] = _map_state(page)
                 if done(i, *last[i]):
                     out[i] = time.monotonic() - starts[i]
-        pages[0].wait_for_timeout(50)
+        pages[0].wait_for_timeout(250)
     return [float(t) for t in out if t is not None]
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "LOOPBACK",
     "MAP_IFRAME",
     "POLYGON",
+    "SCRIPT_IDLE",
     "ByteCounter",
     "NetworkGuard",
     "choose_group",
@@ -55,6 +56,7 @@ __all__ = [
     "measure_map_timings",
     "polygon_fills",
     "run_app",
+    "settle",
     "wait_for_fills",
     "wait_for_polygons",
 ]
@@ -284,9 +286,15 @@ class ByteCounter:
                                      if urlsplit(u).path.endswith(".geojson"))}
 
 
-def _settle(page: Any, counter: ByteCounter, *, quiet: float = 0.5,
-            timeout: float = 10.0) -> None:
-    """Wait until no bytes arrived for *quiet* seconds (the rerun has finished)."""
+#: Streamlit marks its app element with the state of the script run.
+SCRIPT_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def settle(page: Any, counter: ByteCounter, *, quiet: float = 0.5,
+           timeout: float = 10.0) -> None:
+    """Wait until the script run has finished (Streamlit says so) and then no bytes
+    arrived for *quiet* seconds (the map frame has fetched what the rerun asked for)."""
+    page.locator(SCRIPT_IDLE).wait_for(timeout=60_000)
     start = time.monotonic()
     last, since = counter.mark(), time.monotonic()
     while time.monotonic() - start < timeout:
@@ -355,7 +363,7 @@ def measure_map_timings(results: Path, *, work_dir: Path, expected: int,
                     page.reload()
                 wait_for_polygons(page, expected, timeout=timeout)
                 out[f"{key}_s"] = time.monotonic() - start
-                _settle(page, counter)
+                settle(page, counter)
                 got = counter.since(mark)
                 out[f"{key}_bytes"] = got["total"]
                 out[f"{key}_geometry_bytes"] = got["geometry_http"]
@@ -368,7 +376,7 @@ def measure_map_timings(results: Path, *, work_dir: Path, expected: int,
                 choose_layer(page, layer_label)
                 wait_for_fills(page, differs_from=before, count=expected, timeout=timeout)
                 out["layer_s"] = time.monotonic() - start
-                _settle(page, counter)
+                settle(page, counter)
                 got = counter.since(mark)
                 out["layer_bytes"], out["layer_geometry_bytes"] = got["total"], got[
                     "geometry_http"]
@@ -380,7 +388,7 @@ def measure_map_timings(results: Path, *, work_dir: Path, expected: int,
                 option.click()
                 wait_for_polygons(page, n, timeout=timeout)
                 out["group_s"] = time.monotonic() - start
-                _settle(page, counter)
+                settle(page, counter)
                 got = counter.since(mark)
                 out["group_bytes"], out["group_geometry_bytes"] = got["total"], got[
                     "geometry_http"]

@@ -6,6 +6,7 @@ the app's own server."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -23,11 +24,13 @@ from tests.browser_helpers import (
     map_frame,
     polygon_fills,
     run_app,
+    settle,
     wait_for_fills,
     wait_for_polygons,
 )
 from ui.bands import published_banding
 from ui.mapview import LAYERS, group_classes, group_summary, layer_style
+from ui.state import CACHE_FOLDER, STATIC_DIR, fingerprint
 
 pytestmark = pytest.mark.browser
 
@@ -45,14 +48,6 @@ def _middle_group(results: Results) -> tuple[str, str, list[str]]:
     value = str(counts.index[len(counts) // 2])
     ids = areas.loc[areas[column].astype(str) == value, "area_id"].astype(str).tolist()
     return column, value, ids
-
-
-def _settle(page, counter: ByteCounter, quiet: float = 0.8) -> None:
-    last, since = counter.mark(), time.monotonic()
-    while time.monotonic() - since < quiet:
-        page.wait_for_timeout(100)
-        if counter.mark() != last:
-            last, since = counter.mark(), time.monotonic()
 
 
 def _geometry_file_bytes(counter: ByteCounter) -> int:
@@ -89,7 +84,7 @@ def test_map_polygons_follow_filter_and_layer_offline(sample_results, tmp_path):
             wait_for_polygons(page, len(areas))
             cold = time.monotonic() - start
             assert polygon_fills(page) == _expected_fills(results, "band", areas["area_id"])
-            _settle(page, counter)
+            settle(page, counter, quiet=0.8, timeout=60.0)
             geometry = _geometry_file_bytes(counter)
             assert geometry > 500_000  # every London polygon: the size the checks compare to
 
@@ -97,7 +92,7 @@ def test_map_polygons_follow_filter_and_layer_offline(sample_results, tmp_path):
             page.reload()
             wait_for_polygons(page, len(areas))
             warm = time.monotonic() - start
-            _settle(page, counter)
+            settle(page, counter, quiet=0.8, timeout=60.0)
             frame = map_frame(page)
             frame.evaluate("() => { window.mapProbe = 42; }")  # gone if the frame is rebuilt
 
@@ -108,7 +103,7 @@ def test_map_polygons_follow_filter_and_layer_offline(sample_results, tmp_path):
             wait_for_fills(page, expected=_expected_fills(results, "imd", areas["area_id"]),
                            count=len(areas))
             layer_s = time.monotonic() - start
-            _settle(page, counter)
+            settle(page, counter, quiet=0.8, timeout=60.0)
             layer = counter.since(mark)
             assert layer["geometry_http"] == 0, layer["urls"]
             assert not any(u.endswith(".geojson") for u in layer["urls"]), layer["urls"]
@@ -123,7 +118,7 @@ def test_map_polygons_follow_filter_and_layer_offline(sample_results, tmp_path):
             wait_for_fills(page, expected=_expected_fills(results, "imd", in_group),
                            count=len(in_group))
             group_s = time.monotonic() - start
-            _settle(page, counter)
+            settle(page, counter, quiet=0.8, timeout=60.0)
             group = counter.since(mark)
             assert group["geometry_http"] == 0, group["urls"]
             assert group["total"] < geometry / 20, (group["total"], geometry)
@@ -154,7 +149,17 @@ def _drawn_positions(frame) -> set[int]:
     return {int(k) for k in ks}
 
 
-NO_ANIMATION = "{animate: false}"
+def set_view(frame, lat: float, lon: float, zoom: int) -> None:
+    """Move the map and wait until it is there. Leaflet drops a ``setView`` that arrives
+    during a zoom animation (``{animate: false}`` included), so the call is repeated until
+    the map reports the zoom asked for."""
+    frame.wait_for_function(f"""() => {{
+      const m = window.map;
+      if (m._animatingZoom) {{ return false; }}
+      if (m.getZoom() === {zoom}) {{ return true; }}
+      m.setView([{lat}, {lon}], {zoom}, {{animate: false}});
+      return false;
+    }}""", polling=100, timeout=30_000)
 
 
 def _map_state(frame) -> dict[str, object]:
@@ -183,6 +188,12 @@ def test_large_files_start_as_group_overview_and_fill_in_when_zoomed(sample_resu
     positions = set(np.flatnonzero(areas[column].astype(str).to_numpy() == value).tolist())
     centre = areas.loc[areas[column].astype(str) == value].to_crs(4326).union_all().centroid
 
+    # Start as a fresh server does (as on CI): no group file written yet, so zooming in
+    # first meets "not found" and must retry until the background writer has caught up.
+    sha = fingerprint(Path(sample_results))
+    for old in (STATIC_DIR / CACHE_FOLDER).glob(f"{sha[:16]}-*/g-*.geojson"):
+        old.unlink()
+
     with run_app(sample_results, log=tmp_path / "streamlit.log",
                  env={"FIRERISK_OVERVIEW_MIN_AREAS": "1000"}) as base, \
             sync_playwright() as pw:
@@ -200,15 +211,14 @@ def test_large_files_start_as_group_overview_and_fill_in_when_zoomed(sample_resu
                                     timeout=90_000)
             # London fits the map at about zoom 10, where the small areas already fill in;
             # zoom 8 is "national" zoom: one polygon per group.
-            # Views are set without animation: Leaflet ignores a setView that arrives while a
-            # zoom animation is still running.
-            frame.evaluate(f"() => window.map.setView([{centre.y}, {centre.x}], 8, {NO_ANIMATION})")
+            set_view(frame, centre.y, centre.x, 8)
             wait_for_polygons(page, len(summary))
             assert polygon_fills(page) == group_fills
             assert _drawn_positions(frame) == set()
+            assert _map_state(frame)["zoom"] == 8
 
             # Zoomed in on one group: every one of its small areas is drawn.
-            frame.evaluate(f"() => window.map.setView([{centre.y}, {centre.x}], 13, {NO_ANIMATION})")
+            set_view(frame, centre.y, centre.x, 13)
             deadline = time.monotonic() + 60
             while not positions <= _drawn_positions(frame):
                 if time.monotonic() >= deadline:
@@ -216,7 +226,7 @@ def test_large_files_start_as_group_overview_and_fill_in_when_zoomed(sample_resu
                                          f"{_map_state(frame)}")
                 page.wait_for_timeout(200)
 
-            frame.evaluate(f"() => window.map.setView([{centre.y}, {centre.x}], 8, {NO_ANIMATION})")
+            set_view(frame, centre.y, centre.x, 8)
             wait_for_polygons(page, len(summary))
 
             # Picking the group shows exactly its areas.
@@ -224,6 +234,25 @@ def test_large_files_start_as_group_overview_and_fill_in_when_zoomed(sample_resu
             wait_for_fills(page, expected=_expected_fills(results, "band", in_group),
                            count=len(in_group))
             assert _drawn_positions(frame) == positions
+
+            # A new view (for example another group picked) that arrives while a zoom
+            # animation runs is applied when the animation ends; Leaflet would drop it.
+            w, south, e, north = (float(v) for v in areas.to_crs(4326).total_bounds)
+            animating = frame.evaluate("""async (b) => {
+              const m = window.map, S = window.FireRiskMap.state;
+              m.setZoom(m.getZoom() - 2);  // animated; Leaflet starts it on the next frame
+              await new Promise(r => requestAnimationFrame(r));
+              const running = m._animatingZoom;
+              window.FireRiskMap.render(m, Object.assign({}, S.table,
+                {view: "during-animation", bounds: b}));
+              return running;
+            }""", [[south, w], [north, e]])
+            assert animating, "the check needs a zoom animation running"
+            frame.wait_for_function("""(b) => {
+              const m = window.map, box = L.latLngBounds(b);
+              return !m._animatingZoom && m.getZoom() === m.getBoundsZoom(box)
+                && m.getBounds().contains(box.getCenter());
+            }""", arg=[[south, w], [north, e]], timeout=10_000)
 
             assert guard.blocked == [], f"the page tried to reach the internet: {guard.blocked}"
             assert errors == [], errors

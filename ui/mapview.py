@@ -1004,7 +1004,14 @@ AREA_MAP_JS = r"""/* Community fire risk atlas: area map (see ui/mapview.py). */
   }
 
   function fit(T) {
-    if (T.view !== S.view) { S.view = T.view; S.map.fitBounds(T.bounds); }
+    if (T.view === S.view) { return; }
+    if (S.map._animatingZoom) {
+      // Leaflet ignores a new view while a zoom animation runs: fit once it has ended.
+      S.map.once("zoomend", function () { if (S.table === T) { fit(T); } });
+      return;
+    }
+    S.view = T.view;
+    S.map.fitBounds(T.bounds);
   }
 
   function resolve(name) {
