@@ -2,6 +2,7 @@
 
 Commands::
 
+    firerisk check    --config PROFILE.toml [--json]
     firerisk build    --config PROFILE.toml --out RESULTS.gpkg [--no-evaluate] [--mode public]
     firerisk evaluate --config PROFILE.toml [--json] [--origins 2015-2023]
     firerisk report   --results RESULTS.gpkg --out map.pdf [--group COLUMN --value VALUE]
@@ -47,6 +48,17 @@ def _parse_origins(text: str | None) -> tuple[int, int] | None:
         return None
     first, _, last = text.partition("-")
     return int(first), int(last or first)
+
+
+def _cmd_check(args: argparse.Namespace, progress: _Progress) -> int:
+    from firerisk.pipeline import check
+
+    report = check(args.config, progress=progress)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return 0
 
 
 def _cmd_build(args: argparse.Namespace, progress: _Progress) -> int:
@@ -126,6 +138,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check", help="check a dataset profile and its files without building")
+    c.add_argument("--config", required=True, help="dataset profile (TOML)")
+    c.add_argument("--json", action="store_true", help="print a JSON document")
+    c.set_defaults(func=_cmd_check)
 
     b = sub.add_parser("build", help="build the results GeoPackage from a dataset profile")
     b.add_argument("--config", required=True, help="dataset profile (TOML)")

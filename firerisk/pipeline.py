@@ -24,8 +24,8 @@ import pandas as pd
 from geo.checksum import file_sha256
 from geo.profile import Profile, load_profile
 
-__all__ = ["BuildOutputs", "Prepared", "build", "compute", "evaluate", "file_sha256",
-           "model_config", "prepare"]
+__all__ = ["BuildOutputs", "CheckReport", "Prepared", "build", "check", "compute", "evaluate",
+           "file_sha256", "model_config", "prepare"]
 
 Progress = Callable[[str, float | None], None]
 
@@ -174,6 +174,100 @@ def prepare(profile: Profile, *, progress: Progress | None = None) -> Prepared:
     return Prepared(inputs=inputs, areas=areas, ids=ids,
                     counts=inputs.counts.reindex(ids).fillna(0).astype(int),
                     covariates=covariates, full_years=full_years)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What ``firerisk check`` found: the inputs are usable, and how every row was used.
+
+    Holds service-wide figures only (no area's count), so it is safe to paste into a
+    ticket or an e-mail.
+    """
+
+    profile: str
+    source: str
+    working_crs: str
+    areas: int
+    groups: dict[str, int]
+    accounting: dict[str, Any]
+    full_years: tuple[int, ...]
+    partial_years: tuple[str, ...]
+    covariates: tuple[dict[str, Any], ...]
+    features: tuple[dict[str, Any], ...]
+    boundary_ties: int
+    notes: tuple[str, ...]
+
+    def lines(self) -> list[str]:
+        """Plain-text report, one fact a line."""
+        acc = self.accounting
+        out = [f"Profile: {self.profile}",
+               f"Areas: {self.areas:,} (working CRS {self.working_crs})"]
+        out += [f"  {label}: {n:,} groups" for label, n in self.groups.items()]
+        out.append(f"Incidents: {acc['rows_read']:,} rows read, {acc['rows_used']:,} used")
+        out += [f"  {n:,} dropped: {reason}" for reason, n in acc["dropped"].items() if n]
+        if self.boundary_ties:
+            out.append(f"  {self.boundary_ties:,} on a boundary between areas (each counted "
+                       "once)")
+        years = self.full_years
+        out.append(f"Full years: {years[0]}-{years[-1]} ({len(years)})" if years else
+                   "Full years: none")
+        out += [f"Partial year (never used as a full year): {p}" for p in self.partial_years]
+        for c in self.covariates:
+            dropped = ", ".join(f"{n:,} {r}" for r, n in c["dropped"].items() if n)
+            out.append(f"Table {c['name']}: {c['rows_read']:,} rows read, {c['rows_used']:,} "
+                       f"used" + (f" (dropped: {dropped})" if dropped else ""))
+        for f in self.features:
+            scale, unit = (100.0, "%") if f["unit"] == "percent" else (1.0, "")
+            lo, mid, hi = (f[k] * scale for k in ("min", "median", "max"))
+            missing = f" ({f['missing']:,} areas have no value)" if f["missing"] else ""
+            out.append(f"Feature {f['name']} ({f['label']}): {lo:.3g}{unit} to {hi:.3g}{unit},"
+                       f" median {mid:.3g}{unit}{missing}")
+        out += [f"Note: {n}" for n in self.notes]
+        out.append(f"Ready to build: firerisk build --config {self.source} "
+                   "--out RESULTS.gpkg")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types, for JSON."""
+        return {"profile": self.profile, "source": self.source, "working_crs": self.working_crs, "areas": self.areas,
+                "groups": self.groups, "incidents": self.accounting,
+                "full_years": list(self.full_years), "partial_years": list(self.partial_years),
+                "covariates": list(self.covariates), "features": list(self.features),
+                "boundary_ties": self.boundary_ties, "notes": list(self.notes)}
+
+
+def check(profile: Profile | str | Path, *, progress: Progress | None = None) -> CheckReport:
+    """Run every input check of a build (personal-data guard, reading, validation,
+    aggregation, features) without fitting anything, and report what was found.
+
+    Raises
+    ------
+    ProfileError, PersonalDataError, InputFileError, FeatureError
+        Listing every problem found, as ``build`` would.
+    """
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    prep = prepare(prof, progress=progress)
+    inputs = prep.inputs
+    groups = {label: int(prep.areas[label].nunique()) for label in prof.areas.group_columns
+              if label in prep.areas.columns}
+    partial = tuple(f"{span.year} ({span.first:%d %b} to {span.last:%d %b})"
+                    for span in inputs.years if not span.full)
+    covs = tuple({"name": c.name, "rows_read": c.rows_read, "rows_used": c.rows_used,
+                  "dropped": dict(c.dropped)} for c in inputs.covariate_accounting)
+    feats = []
+    for spec in prof.features:
+        values = pd.to_numeric(prep.covariates[spec.name], errors="coerce")
+        feats.append({"name": spec.name, "label": spec.label, "unit": spec.unit,
+                      "min": float(values.min()), "median": float(values.median()),
+                      "max": float(values.max()), "missing": int(values.isna().sum())})
+    notes = tuple(inputs.notes) + tuple(prep.covariates.attrs.get("notes", ()))
+    return CheckReport(profile=prof.name, source=str(prof.source),
+                       working_crs=inputs.working_crs,
+                       areas=len(prep.areas), groups=groups,
+                       accounting=inputs.accounting.as_dict(),
+                       full_years=tuple(prep.full_years), partial_years=partial,
+                       covariates=covs, features=tuple(feats),
+                       boundary_ties=int(inputs.boundary_ties), notes=notes)
 
 
 def compute(

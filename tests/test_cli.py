@@ -73,6 +73,53 @@ def test_bad_profile_exits_2_with_a_plain_message(tmp_path: Path) -> None:
     assert "Traceback" in debug.stderr
 
 
+def test_check_reports_the_inputs_without_building(tmp_path: Path) -> None:
+    import gzip
+
+    import pandas as pd
+
+    proc = _run("--quiet", "check", "--config", str(SAMPLE_PROFILE), "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    # Independent truth from the files themselves.
+    with gzip.open(ROOT / "sample_data" / "lfb_dwelling_fires_2009_2024.csv.gz", "rt") as fh:
+        lines = sum(1 for _ in fh) - 1
+    areas = pyogrio.read_info(ROOT / "sample_data" / "london_lsoa21.geojson")["features"]
+    boroughs = pyogrio.read_dataframe(ROOT / "sample_data" / "london_lsoa21.geojson",
+                                      columns=["ltla24_name"], read_geometry=False)
+    imd = pd.read_csv(ROOT / "sample_data" / "imd2025_london.csv")
+    assert doc["incidents"]["rows_read"] == lines
+    assert doc["incidents"]["rows_used"] + sum(doc["incidents"]["dropped"].values()) == lines
+    assert doc["areas"] == areas
+    assert doc["groups"] == {"borough": boroughs["ltla24_name"].nunique()}
+    assert doc["full_years"] == list(range(2009, 2024))
+    assert [p.split(" ")[0] for p in doc["partial_years"]] == ["2024"]
+    imd_feature = next(f for f in doc["features"] if f["name"] == "imd_score")
+    assert imd_feature["max"] == pytest.approx(imd["IMD_score"].max())
+    assert imd_feature["median"] == pytest.approx(imd["IMD_score"].median())
+    assert not list(tmp_path.iterdir())  # nothing written
+    plain = _run("--quiet", "check", "--config", str(SAMPLE_PROFILE))
+    assert plain.returncode == 0
+    assert f"{lines:,} rows read" in plain.stdout
+    assert "Ready to build" in plain.stdout
+
+
+def test_check_lists_every_profile_problem_and_exits_2(tmp_path: Path) -> None:
+    text = SAMPLE_PROFILE.read_text(encoding="utf-8").replace(
+        'path = "london_lsoa21.geojson"', f'path = "{ROOT / "sample_data" / "london_lsoa21.geojson"}"')
+    text = text.replace("[exposure]", "[exposure]\nlable = \"homes\"")
+    text = text.replace("history = true", "history = \"no\"")
+    bad = tmp_path / "typo.toml"
+    bad.write_text(text, encoding="utf-8")
+    proc = _run("--quiet", "check", "--config", str(bad))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    # the relative paths now point into tmp_path, so the missing files are listed too
+    for expected in ("exposure.lable", "did you mean 'label'", "model.history",
+                     "true or false", "imd2025_london.csv"):
+        assert expected in proc.stderr, (expected, proc.stderr)
+
+
 def test_missing_profile_file_is_named(tmp_path: Path) -> None:
     proc = _run("build", "--config", str(tmp_path / "absent.toml"), "--out", "x.gpkg")
     assert proc.returncode == 2
