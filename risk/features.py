@@ -58,7 +58,8 @@ def build_features(raw: pd.DataFrame, *, features: Sequence[FeatureSpec],
     Raises
     ------
     FeatureError
-        Naming every missing or non-numeric column, and negative or missing households.
+        Naming every missing or non-numeric column, negative or missing households, and
+        features with no value in any area or the same value in every area.
 
     Notes
     -----
@@ -126,6 +127,22 @@ def build_features(raw: pd.DataFrame, *, features: Sequence[FeatureSpec],
             notes.append(f"{spec.label}: {int(over.sum())} area(s) add up to more than "
                          f"{spec.denominator} (census figures are perturbed); capped at 100% "
                          f"({ids}).")
+    for spec in features:
+        if spec.name not in out.columns:
+            continue
+        finite = out[spec.name].replace([np.inf, -np.inf], np.nan).dropna()
+        source = spec.column or spec.denominator
+        if finite.empty:
+            problems.append(Problem(
+                _SOURCE, f"feature '{spec.name}' has no value in any area.",
+                "check that the column holds this dataset's figures, or remove the feature "
+                "from the profile.", column=source))
+        elif finite.nunique() == 1 and len(out) > 1:
+            problems.append(Problem(
+                _SOURCE, f"feature '{spec.name}' is {finite.iloc[0]:g} in every area with a "
+                "value, so it cannot tell areas apart.",
+                "remove the feature from the profile, or give it a column that varies.",
+                column=source))
     if problems:
         raise FeatureError(problems)
     out.attrs["notes"] = tuple(notes)

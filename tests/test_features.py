@@ -93,3 +93,23 @@ def test_london_sample_service_share_equals_the_ratio_of_totals() -> None:
     weighted = np.average(out["social_rent_share"], weights=out["households"])
     assert weighted == pytest.approx(by_totals, rel=1e-9)
     assert out["flat_share"].between(0, 1).all()
+
+
+def test_features_that_cannot_tell_areas_apart_are_refused() -> None:
+    raw = _raw()
+    raw["score"] = np.nan                      # an empty column: no value anywhere
+    raw["council"], raw["ha"] = [5, 10, 0], [0, 0, 0]   # 5% and 5%; C has no households
+    with pytest.raises(FeatureError) as info:
+        build_features(raw, features=FEATURES, exposure=EXPOSURE)
+    by_column = {p.column: p for p in info.value.problems}
+    assert set(by_column) == {"score", "hh_total"}
+    assert "no value in any area" in by_column["score"].message
+    assert "is 0.05 in every area" in by_column["hh_total"].message
+    assert "remove the feature" in by_column["hh_total"].fix
+    # a single value cannot vary either; two different values are enough
+    raw["score"] = [np.nan, np.nan, 3.0]
+    with pytest.raises(FeatureError, match="is 3 in every area"):
+        build_features(raw, features=FEATURES, exposure=EXPOSURE)
+    raw["score"] = [np.nan, 2.0, 3.0]
+    raw["council"] = [5, 11, 0]
+    assert build_features(raw, features=FEATURES, exposure=EXPOSURE)["imd"].notna().sum() == 2
