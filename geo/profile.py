@@ -58,6 +58,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "evaluation": ("first", "last", "window_years", "bootstrap", "seed"),
     "bands": ("scheme", "k", "labels", "title"),
     "disclosure": ("threshold", "mode"),
+    "filters": ("column", "values"),
     "stations": ("path", "key", "station", "provenance"),
 }
 
@@ -313,8 +314,9 @@ class _Reader:
             if key in allowed:
                 continue
             close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+            place = "the top level" if where == "(top level)" else f"[{where}]"
             hint = (f"did you mean '{close[0]}'? Rename it." if close else
-                    f"remove it; [{where}] takes {', '.join(allowed)}.")
+                    f"remove it; {place} takes {', '.join(allowed)}.")
             name = f"{where}.{key}" if where != "(top level)" else str(key)
             self.problem(name, "is not a key this tool knows, so it would be ignored.", hint)
 
@@ -432,12 +434,22 @@ def load_profile(path: str | Path) -> Profile:
     i = r.table(data, "incidents")
     r.unknown(i, "incidents", "incidents")
     filters: list[IncidentFilter] = []
-    for fi, f in enumerate(i.get("filters", []) or []):
+    filters_raw = i.get("filters", []) or []
+    if not isinstance(filters_raw, list):
+        r.problem("incidents.filters", f"expected a list of filters, got {filters_raw!r}.",
+                  "write filters = [{ column = \"motive\", values = [\"Accidental\"] }].")
+        filters_raw = []
+    for fi, f in enumerate(filters_raw):
+        where = f"incidents.filters[{fi}]"
         if not isinstance(f, dict) or "column" not in f or "values" not in f:
-            r.problem(f"incidents.filters[{fi}]", "expected { column = \"...\", values = [...] }.",
+            r.problem(where, "expected { column = \"...\", values = [...] }.",
                       "write filters = [{ column = \"motive\", values = [\"Accidental\"] }].")
             continue
-        filters.append(IncidentFilter(str(f["column"]), tuple(str(v) for v in f["values"])))
+        r.unknown(f, "filters", where)
+        column = r.str_(f, "column", where)
+        values = r.str_list(f, "values", where)
+        if column and values:
+            filters.append(IncidentFilter(column, values))
     incidents = IncidentsSpec(
         path=r.path(i, "path", "incidents", base),
         date=r.str_(i, "date", "incidents") or "",
@@ -486,6 +498,10 @@ def load_profile(path: str | Path) -> Profile:
 
     features: list[FeatureSpec] = []
     f_raw = r.table(data, "features")
+    if "features" in data and isinstance(f_raw, dict) and not f_raw:
+        r.problem("features", "holds no feature.",
+                  "add at least one [features.NAME] table, e.g. [features.imd_score] with "
+                  "column = \"IMD_score\".")
     for fname, f in f_raw.items():
         where = f"features.{fname}"
         if not isinstance(f, dict):

@@ -148,3 +148,26 @@ def test_switches_are_read(tmp_path: Path) -> None:
     assert profile.model.history is False
     assert profile.areas.repair_geometry is True
     assert load_profile(_write(tmp_path, GOOD)).areas.repair_geometry is False
+
+
+def test_incident_filters_are_checked_like_any_table(tmp_path: Path) -> None:
+    one = GOOD.replace('date = "when"\n', 'date = "when"\nfilters = [{ column = "motive", '
+                       'values = "Accidental" }]\n')
+    profile = load_profile(_write(tmp_path, one))
+    # a single value may be written without brackets; it is one value, not its letters
+    assert profile.incidents.filters[0].values == ("Accidental",)
+    bad = GOOD.replace('date = "when"\n', 'date = "when"\nfilters = [{ column = "motive", '
+                       'values = ["Accidental"], exclude = true }, { column = "x" }]\n')
+    with pytest.raises(ProfileError) as info:
+        load_profile(_write(tmp_path, bad))
+    text = str(info.value)
+    assert "incidents.filters[0].exclude" in text
+    assert "incidents.filters[1]" in text
+
+
+def test_an_empty_features_table_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace('[features.score]\ncolumn = "score"\nlabel = "Score"\n', "[features]\n")
+    with pytest.raises(ProfileError, match="holds no feature"):
+        load_profile(_write(tmp_path, text))
+    with pytest.raises(ProfileError, match=r"the top level takes name, service"):
+        load_profile(_write(tmp_path, 'zzzz = 1\n' + GOOD))
