@@ -176,6 +176,11 @@ def prepare(profile: Profile, *, progress: Progress | None = None) -> Prepared:
                     covariates=covariates, full_years=full_years)
 
 
+def _figure(value: float) -> str:
+    """A figure for people: 3 significant digits, thousands separated, never exponents."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 @dataclass(frozen=True)
 class CheckReport:
     """What ``firerisk check`` found: the inputs are usable, and how every row was used.
@@ -218,10 +223,10 @@ class CheckReport:
                        f"used" + (f" (dropped: {dropped})" if dropped else ""))
         for f in self.features:
             scale, unit = (100.0, "%") if f["unit"] == "percent" else (1.0, "")
-            lo, mid, hi = (f[k] * scale for k in ("min", "median", "max"))
+            lo, mid, hi = (_figure(f[k] * scale) + unit for k in ("min", "median", "max"))
             missing = f" ({f['missing']:,} areas have no value)" if f["missing"] else ""
-            out.append(f"Feature {f['name']} ({f['label']}): {lo:.3g}{unit} to {hi:.3g}{unit},"
-                       f" median {mid:.3g}{unit}{missing}")
+            out.append(f"Feature {f['name']} ({f['label']}): {lo} to {hi}, median {mid}"
+                       f"{missing}")
         out += [f"Note: {n}" for n in self.notes]
         out.append(f"Ready to build: firerisk build --config {self.source} "
                    "--out RESULTS.gpkg")
@@ -260,7 +265,10 @@ def check(profile: Profile | str | Path, *, progress: Progress | None = None) ->
         feats.append({"name": spec.name, "label": spec.label, "unit": spec.unit,
                       "min": float(values.min()), "median": float(values.median()),
                       "max": float(values.max()), "missing": int(values.isna().sum())})
-    notes = tuple(inputs.notes) + tuple(prep.covariates.attrs.get("notes", ()))
+    # Partial years and boundary ties have report lines of their own.
+    notes = tuple(n for n in inputs.notes
+                  if not n.startswith(("Partial years", f"{inputs.boundary_ties:,} incidents lie on a boundary")))
+    notes += tuple(prep.covariates.attrs.get("notes", ()))
     return CheckReport(profile=prof.name, source=str(prof.source),
                        working_crs=inputs.working_crs,
                        areas=len(prep.areas), groups=groups,

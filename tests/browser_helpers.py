@@ -291,10 +291,10 @@ SCRIPT_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 def settle(page: Any, counter: ByteCounter, *, quiet: float = 0.5,
-           timeout: float = 10.0) -> None:
+           timeout: float = 60.0) -> None:
     """Wait until the script run has finished (Streamlit says so) and then no bytes
     arrived for *quiet* seconds (the map frame has fetched what the rerun asked for)."""
-    page.locator(SCRIPT_IDLE).wait_for(timeout=60_000)
+    page.locator(SCRIPT_IDLE).wait_for(timeout=timeout * 1000)
     start = time.monotonic()
     last, since = counter.mark(), time.monotonic()
     while time.monotonic() - start < timeout:

@@ -14,9 +14,9 @@ from tests.conftest import SAMPLE_PROFILE, firerisk_command
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, timeout: float = 600, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([firerisk_command(), *args], capture_output=True, text=True,
-                          timeout=timeout, check=False, cwd=ROOT)
+                          timeout=timeout, check=False, cwd=cwd)
 
 
 def test_build_writes_the_documented_layers(sample_results: Path) -> None:
@@ -78,7 +78,8 @@ def test_check_reports_the_inputs_without_building(tmp_path: Path) -> None:
 
     import pandas as pd
 
-    proc = _run("--quiet", "check", "--config", str(SAMPLE_PROFILE), "--json")
+    before = sorted((p, p.stat().st_mtime_ns) for p in (ROOT / "sample_data").rglob("*"))
+    proc = _run("--quiet", "check", "--config", str(SAMPLE_PROFILE), "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     # Independent truth from the files themselves.
@@ -97,7 +98,9 @@ def test_check_reports_the_inputs_without_building(tmp_path: Path) -> None:
     imd_feature = next(f for f in doc["features"] if f["name"] == "imd_score")
     assert imd_feature["max"] == pytest.approx(imd["IMD_score"].max())
     assert imd_feature["median"] == pytest.approx(imd["IMD_score"].median())
-    assert not list(tmp_path.iterdir())  # nothing written
+    # nothing written, neither where it ran nor beside the inputs
+    assert not list(tmp_path.iterdir())
+    assert sorted((p, p.stat().st_mtime_ns) for p in (ROOT / "sample_data").rglob("*")) == before
     plain = _run("--quiet", "check", "--config", str(SAMPLE_PROFILE))
     assert plain.returncode == 0
     assert f"{lines:,} rows read" in plain.stdout
