@@ -2,6 +2,7 @@
 
 Commands::
 
+    firerisk init     --areas FILE --incidents FILE --covariates FILE [FILE ...] --out PROFILE.toml
     firerisk check    --config PROFILE.toml [--json]
     firerisk build    --config PROFILE.toml --out RESULTS.gpkg [--no-evaluate] [--mode public]
     firerisk evaluate --config PROFILE.toml [--json] [--origins 2015-2023]
@@ -48,6 +49,29 @@ def _parse_origins(text: str | None) -> tuple[int, int] | None:
         return None
     first, _, last = text.partition("-")
     return int(first), int(last or first)
+
+
+def _cmd_init(args: argparse.Namespace, progress: _Progress) -> int:
+    from geo.errors import InputFileError, Problem
+    from geo.scaffold import draft_profile
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise InputFileError([Problem(str(out), "already exists; init never overwrites a "
+                                      "profile.", "choose another --out, or add --force.")])
+    progress("Reading the column names and a sample of each file")
+    draft = draft_profile(areas=args.areas, incidents=args.incidents,
+                          covariates=args.covariates, relative_to=out.parent.resolve(),
+                          name=args.name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(draft.text, encoding="utf-8")
+    print(f"Wrote {out}")
+    todo = ["fill in each [*.provenance] table (publisher, licence, attribution)",
+            *(f"set {key} (not guessed)" for key in draft.unresolved),
+            "check every line marked 'guessed'",
+            f"run: firerisk check --config {out}"]
+    print("Next:\n" + "\n".join(f"  {n}. {t}" for n, t in enumerate(todo, start=1)))
+    return 0
 
 
 def _cmd_check(args: argparse.Namespace, progress: _Progress) -> int:
@@ -138,6 +162,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    n = sub.add_parser("init", help="draft a dataset profile from your own files")
+    n.add_argument("--areas", required=True, help="area boundaries (GeoJSON, GeoPackage, .zip)")
+    n.add_argument("--incidents", required=True, help="incident file (CSV or points)")
+    n.add_argument("--covariates", required=True, nargs="+",
+                   help="one or more CSV tables with one row per area")
+    n.add_argument("--out", required=True, help="profile to write (TOML)")
+    n.add_argument("--name", default=None, help="title of the dataset")
+    n.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    n.set_defaults(func=_cmd_init)
 
     c = sub.add_parser("check", help="check a dataset profile and its files without building")
     c.add_argument("--config", required=True, help="dataset profile (TOML)")
