@@ -7,7 +7,9 @@ fails ``firerisk check`` until a person has filled it in, so no export ever goes
 invented licence or attribution.
 
 Only column names and service-wide facts (value ranges, the share of values that parse)
-are used; no value from a file is written into the draft.
+are used; no value from a file is written into the draft. Columns the personal-data guard
+(:mod:`geo.guard`) would refuse are never guessed from, and the draft discards them with
+``drop_columns``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 
-from geo.errors import InputFileError, Problem
+from geo.errors import InputFileError, PersonalDataError, Problem
+from geo.guard import check_personal_data
 from geo.readers import is_csv, list_columns, pick_layer
 
 __all__ = ["Draft", "draft_profile"]
@@ -173,6 +176,29 @@ def _exposure(tables: Sequence[tuple[str, pd.DataFrame]]) -> tuple[str, str] | N
     return None
 
 
+def _personal(frame: pd.DataFrame, file: Path) -> dict[str, str]:
+    """Columns the personal-data guard refuses, with the first reason for each."""
+    try:
+        check_personal_data(frame, file=str(file))
+    except PersonalDataError as exc:
+        out: dict[str, str] = {}
+        for problem in exc.problems:
+            if problem.column and problem.column not in out:
+                out[problem.column] = problem.message.split(";")[0]
+        return out
+    return {}
+
+
+def _drop_lines(personal: dict[str, str]) -> list[str]:
+    if not personal:
+        return []
+    lines = ["# Personal data: these columns would be refused. They are discarded at read time",
+             "# below; better still, keep a copy of the file without them."]
+    lines += [f"#   {col}: {reason}" for col, reason in personal.items()]
+    lines.append(f"drop_columns = {_toml(list(personal))}")
+    return lines
+
+
 def _toml(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -277,9 +303,11 @@ def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Seque
     # Incidents
     inc_layer = None if is_csv(incidents) else pick_layer(incidents, None, section="incidents")
     i = _sample(incidents, inc_layer)
+    personal = _personal(i, incidents)
+    i = i.drop(columns=list(personal))
     lines += ["[incidents]", f"path = {_toml(where(incidents))}"]
     if is_csv(incidents):
-        cols = list_columns(incidents)
+        cols = [c for c in list_columns(incidents) if c not in personal]
         x, y = _pick(cols, _X_NAMES), _pick(cols, _Y_NAMES)
         if x and y:
             inc_crs = _guess_crs(i[x], i[y])
@@ -304,6 +332,7 @@ def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Seque
     else:
         lines.append('date = ""   # not guessed: the column with the date of each incident')
         unresolved.append("incidents.date")
+    lines += _drop_lines(personal)
     lines += ['# filters = [{ column = "motive", values = ["Accidental"] }]   # optional',
               "", *_provenance("incidents")]
 
@@ -317,6 +346,8 @@ def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Seque
     numeric: list[tuple[str, str]] = []
     for path in cov_paths:
         frame = _sample(path)
+        personal = _personal(frame, path)
+        frame = frame.drop(columns=list(personal))
         tname = _table_name(path, taken)
         tables.append((tname, frame))
         key, share = _key_column(frame, ids) if ids else (None, 0.0)
@@ -327,7 +358,7 @@ def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Seque
         else:
             lines.append('key = ""   # not guessed: the column holding the area codes')
             unresolved.append(f"covariates[{tname}].key")
-        lines += ["", *_provenance("covariates")]
+        lines += [*_drop_lines(personal), "", *_provenance("covariates")]
         for col in frame.columns:
             if col != key and _numbers(frame[col]).notna().mean() > 0.95:
                 numeric.append((tname, str(col)))

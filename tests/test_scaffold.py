@@ -12,6 +12,8 @@ import pytest
 import shapely
 
 from geo.errors import InputFileError, ProfileError
+from geo.guard import check_profile_inputs
+from geo.ingest import load_inputs
 from geo.profile import load_profile
 from geo.scaffold import draft_profile
 from tests.conftest import SAMPLE_PROFILE
@@ -105,6 +107,26 @@ def test_other_conventions_are_guessed(tmp_path: Path) -> None:
     # no value from any file is copied into the draft
     for value in ("Cardiff 000", "North", "W01000000", "51.485"):
         assert value not in draft.text
+
+
+def test_personal_columns_are_dropped_in_the_draft(tmp_path: Path) -> None:
+    files = _small_case(tmp_path, coords="lonlat")
+    inc = pd.read_csv(files["incidents"])
+    inc["Caller phone"] = ["07700 900123", "07700 900456", "07700 900789"]
+    inc["notes"] = ["kitchen", "bedroom", "chip pan"]
+    inc["Contact"] = ["a@example.org", "b@example.org", "c@example.org"]
+    inc.to_csv(files["incidents"], index=False)
+    draft = draft_profile(areas=files["areas"], incidents=files["incidents"],
+                          covariates=[files["covariates"]], relative_to=tmp_path)
+    doc = tomllib.loads(draft.text)
+    assert set(doc["incidents"]["drop_columns"]) == {"Caller phone", "notes", "Contact"}
+    assert "drop_columns" not in doc["covariates"][0]
+    assert "example.org" not in draft.text
+    (tmp_path / "p.toml").write_text(_fill_provenance(draft.text), encoding="utf-8")
+    # the drafted profile passes the guard and reads every incident
+    profile = load_profile(tmp_path / "p.toml")
+    check_profile_inputs(profile)
+    assert load_inputs(profile).accounting.rows_used == 3
 
 
 def test_what_cannot_be_guessed_is_listed_and_left_empty(tmp_path: Path) -> None:
