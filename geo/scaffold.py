@@ -150,7 +150,8 @@ def _date_format(values: pd.Series) -> str | None:
     return None
 
 
-def _key_column(frame: pd.DataFrame, ids: set[str]) -> tuple[str | None, float]:
+def _key_column(frame: pd.DataFrame, ids: set[str]) -> tuple[str | None, str]:
+    """The column holding area codes, and why it was picked ('' when none was)."""
     best, share = None, 0.0
     for col in frame.columns:
         values = frame[col].dropna().astype(str).str.strip()
@@ -159,7 +160,18 @@ def _key_column(frame: pd.DataFrame, ids: set[str]) -> tuple[str | None, float]:
         s = float(values.isin(ids).mean())
         if s > share:
             best, share = str(col), s
-    return best, share
+    if best is not None and share > 0.5:
+        return best, f"{share:.0%} of sampled values are area codes"
+    # A national table read for one service: its first rows are other places. Look for the
+    # same kind of code (the same three-character GSS prefixes) instead.
+    prefixes = {i[:3] for i in ids if _CODE.match(i)}
+    for col in frame.columns:
+        values = frame[col].dropna().astype(str).str.strip()
+        if prefixes and len(values) and (values.str.match(_CODE)
+                                         & values.str[:3].isin(prefixes)).mean() > 0.95:
+            return str(col), ("the same kind of codes as the areas (rows for other places "
+                              "are dropped and counted)")
+    return None, ""
 
 
 def _exposure(tables: Sequence[tuple[str, pd.DataFrame]]) -> tuple[str, str] | None:
@@ -350,11 +362,10 @@ def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Seque
         frame = frame.drop(columns=list(personal))
         tname = _table_name(path, taken)
         tables.append((tname, frame))
-        key, share = _key_column(frame, ids) if ids else (None, 0.0)
+        key, why = _key_column(frame, ids) if ids else (None, "")
         lines += ["[[covariates]]", f"name = {_toml(tname)}", f"path = {_toml(where(path))}"]
-        if key and share > 0.5:
-            lines.append(f"key = {_toml(key)}   # guessed: {share:.0%} of sampled values are "
-                         "area codes")
+        if key:
+            lines.append(f"key = {_toml(key)}   # guessed: {why}")
         else:
             lines.append('key = ""   # not guessed: the column holding the area codes')
             unresolved.append(f"covariates[{tname}].key")

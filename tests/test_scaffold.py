@@ -81,8 +81,10 @@ def _small_case(tmp: Path, *, coords: str) -> dict[str, Path]:
         inc = pd.DataFrame({"Call Date": ["03/01/2021", "15/06/2021", "28/02/2022"],
                             "where": ["a", "b", "c"]})
     inc.to_csv(tmp / "calls.csv", index=False)
-    pd.DataFrame({"area": codes, "Households total": range(500, 512),
-                  "Deprivation score": [float(i) for i in range(12)]}).to_csv(
+    # a national table: rows for 20 other places come first
+    others = [f"W0109{i:04d}" for i in range(20)]
+    pd.DataFrame({"area": others + codes, "Households total": range(500, 532),
+                  "Deprivation score": [float(i) for i in range(32)]}).to_csv(
         tmp / "wimd.csv", index=False)
     return {"areas": tmp / "areas.gpkg", "incidents": tmp / "calls.csv",
             "covariates": tmp / "wimd.csv"}
@@ -101,6 +103,7 @@ def test_other_conventions_are_guessed(tmp_path: Path) -> None:
     assert (doc["incidents"]["date"], doc["incidents"]["date_format"]) == ("Call Date",
                                                                          "%d/%m/%Y")
     assert doc["covariates"][0]["key"] == "area"
+    assert "the same kind of codes as the areas" in draft.text
     assert doc["exposure"]["column"] == "Households total"
     assert doc["features"]["deprivation_score"]["column"] == "Deprivation score"
     assert doc["areas"]["path"] == "areas.gpkg"  # relative to the profile's folder
