@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyogrio
+from pyogrio.errors import DataLayerError, DataSourceError
 
 from geo.errors import InputFileError, PersonalDataError, Problem
 from geo.guard import check_personal_data
@@ -49,13 +50,50 @@ class Draft:
     unresolved: tuple[str, ...] = field(default=())
 
 
+_CSV_FIX = "save it as CSV (UTF-8) with one header row, e.g. 'CSV UTF-8' in Excel."
+_VECTOR_FIX = ("save it as GeoJSON, GeoPackage or a zipped Shapefile (.zip holding .shp, .shx, "
+               ".dbf and .prj).")
+
+
 def _sample(path: Path, layer: str | None = None) -> pd.DataFrame:
-    if is_csv(path):
-        return pd.read_csv(path, nrows=SAMPLE_ROWS, dtype=str, keep_default_na=False,
-                           na_values=[""], encoding="utf-8-sig")
-    frame = pyogrio.read_dataframe(path, layer=layer, read_geometry=False,
-                                   max_features=SAMPLE_ROWS)
+    """The first :data:`SAMPLE_ROWS` rows, every value as text (None when missing)."""
+    try:
+        if is_csv(path):
+            return pd.read_csv(path, nrows=SAMPLE_ROWS, dtype=str, keep_default_na=False,
+                               na_values=[""], encoding="utf-8-sig")
+        frame = pyogrio.read_dataframe(path, layer=layer, read_geometry=False,
+                                       max_features=SAMPLE_ROWS)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError,
+            EOFError, ValueError, DataSourceError, DataLayerError) as exc:
+        kind = "CSV" if is_csv(path) else "a GeoJSON, GeoPackage or zipped Shapefile"
+        raise InputFileError([Problem(str(path), f"could not be read as {kind} ({exc}).",
+                                      _CSV_FIX if is_csv(path) else _VECTOR_FIX)]) from exc
     return pd.DataFrame(frame).astype(str).where(frame.notna())
+
+
+def _check_files(areas: Path, incidents: Path, covariates: Sequence[Path]) -> None:
+    """Every file exists, the areas are polygons and the tables are CSV; one error for all."""
+    problems = [Problem(str(p), "the file does not exist.", "check the path.")
+                for p in (areas, incidents, *covariates) if not p.exists()]
+    if areas.exists():
+        geometry = None
+        if not is_csv(areas):
+            try:
+                geometry = pyogrio.read_info(areas, layer=pick_layer(areas, None,
+                                                                      section="areas"))[
+                    "geometry_type"]
+            except (DataSourceError, DataLayerError, OSError) as exc:
+                problems.append(Problem(str(areas), f"could not be read ({exc}).", _VECTOR_FIX))
+                geometry = ""
+        if geometry is None or (geometry and "polygon" not in str(geometry).lower()):
+            problems.append(Problem(
+                str(areas), f"holds no area polygons (geometry: {geometry or 'none'}).",
+                "give --areas the boundary file of your small areas, saved as GeoJSON, "
+                "GeoPackage or a zipped Shapefile."))
+    problems += [Problem(str(p), "is not a CSV file.", _CSV_FIX)
+                 for p in covariates if p.exists() and not is_csv(p)]
+    if problems:
+        raise InputFileError(problems)
 
 
 def _norm(name: str) -> str:
@@ -257,7 +295,8 @@ def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Seque
     Raises
     ------
     InputFileError
-        When a file cannot be read at all.
+        Listing every file that is missing or cannot be read, or area boundaries that are
+        not polygons.
     """
     base = Path(relative_to).resolve() if relative_to is not None else None
 
@@ -272,10 +311,7 @@ def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Seque
 
     areas, incidents = Path(areas), Path(incidents)
     cov_paths = [Path(c) for c in covariates]
-    missing = [p for p in (areas, incidents, *cov_paths) if not p.exists()]
-    if missing:
-        raise InputFileError([Problem(str(p), "the file does not exist.", "check the path.")
-                              for p in missing])
+    _check_files(areas, incidents, cov_paths)
     unresolved: list[str] = []
     lines = ["# Draft dataset profile written by `firerisk init`. Every guess is marked",
              "# 'guessed': check it against your files. Then fill in each [*.provenance]",

@@ -139,9 +139,21 @@ def test_what_cannot_be_guessed_is_listed_and_left_empty(tmp_path: Path) -> None
     assert set(draft.unresolved) == {"incidents.x", "incidents.y"}
     doc = tomllib.loads(draft.text)  # still valid TOML
     assert doc["incidents"]["x"] == doc["incidents"]["y"] == ""
-    with pytest.raises(InputFileError, match="does not exist"):
-        draft_profile(areas=tmp_path / "nope.gpkg", incidents=files["incidents"],
-                      covariates=[files["covariates"]])
+
+
+def test_unusable_files_are_all_named_in_one_error(tmp_path: Path) -> None:
+    files = _small_case(tmp_path, coords="lonlat")
+    binary = tmp_path / "export.csv"
+    binary.write_bytes(bytes(range(128, 256)) * 50)
+    with pytest.raises(InputFileError) as info:
+        draft_profile(areas=files["incidents"], incidents=files["incidents"],
+                      covariates=[files["areas"], tmp_path / "nope.csv"])
+    by_file = {Path(p.file).name: p.message for p in info.value.problems}
+    assert by_file == {"calls.csv": "holds no area polygons (geometry: none).",
+                       "areas.gpkg": "is not a CSV file.",
+                       "nope.csv": "the file does not exist."}
+    with pytest.raises(InputFileError, match=r"export\.csv: could not be read as CSV"):
+        draft_profile(areas=files["areas"], incidents=binary, covariates=[files["covariates"]])
 
 
 def test_init_command_writes_once_and_says_what_is_left(tmp_path: Path) -> None:
