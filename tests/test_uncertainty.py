@@ -158,7 +158,8 @@ def _walk_top(scores: np.ndarray, hh: np.ndarray, share: float,
     return out
 
 
-@pytest.mark.parametrize("case", ["ties", "rates", "nan", "zero_households", "fractional"])
+@pytest.mark.parametrize("case", ["ties", "rates", "nan", "zero_households", "fractional",
+                                  "sparse"])
 def test_top_share_mask_matches_a_walk_down_each_column(case: str) -> None:
     rng = np.random.default_rng(11)
     n, m = 60, 25
@@ -172,6 +173,8 @@ def test_top_share_mask_matches_a_walk_down_each_column(case: str) -> None:
         hh[rng.random(n) < 0.3] = 0.0
     if case == "fractional":
         hh = hh + rng.random(n)
+    if case == "sparse":  # almost every area at 0: the boundary block is nearly everyone
+        scores = rng.poisson(0.03, (n, m)) / hh[:, None]
     for share in (0.05, 0.1, 0.37, 0.9, 1.0):
         got = top_share_mask(scores, hh, share=share, rng=np.random.default_rng(4))
         jitter = np.random.default_rng(4).random(scores.shape)
