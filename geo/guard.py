@@ -358,7 +358,10 @@ def check_one_row_per_area(df: pd.DataFrame, *, key: str, file: str) -> None:
         raise InputFileError([Problem(file, f"has no column {key!r} to join areas on.",
                                       "check the key in the profile.", column=key)])
     keys = df[key].astype(str).str.strip()
-    dup = keys.duplicated(keep=False).to_numpy()
+    # Blank keys (empty lines, footers) belong to no area: they are dropped and counted as
+    # "no key" when the table is read, not mistaken for a repeated area.
+    present = (keys.notna() & (keys != "") & df[key].notna()).to_numpy()
+    dup = keys.duplicated(keep=False).to_numpy() & present
     if not dup.any():
         return
     repeated = pd.unique(keys[dup]).tolist()

@@ -193,6 +193,17 @@ def test_one_row_per_area():
         check_one_row_per_area(ok, key="area", file="cov.csv")
 
 
+def test_blank_keys_are_not_repeated_areas():
+    # Excel leaves blank lines (",,,") at the end of a sheet: they name no area.
+    blanks = pd.DataFrame({"lsoa21_code": ["E01000001", None, "E01000002", "", "  ", None],
+                           "households": [10, None, 20, None, None, None]})
+    check_one_row_per_area(blanks, key="lsoa21_code", file="cov.csv")
+    blanks.loc[5, "lsoa21_code"] = "E01000002"
+    with pytest.raises(PersonalDataError) as info:
+        check_one_row_per_area(blanks, key="lsoa21_code", file="cov.csv")
+    assert info.value.problems[0].rows == (3, 6)
+
+
 # -- whole profiles ------------------------------------------------------------------------
 
 
