@@ -27,6 +27,7 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from geo.errors import InputFileError, PersonalDataError, Problem
 from geo.guard import check_personal_data
 from geo.readers import is_csv, list_columns, pick_layer
+from geo.validate import parse_dates
 
 __all__ = ["Draft", "draft_profile"]
 
@@ -34,11 +35,42 @@ __all__ = ["Draft", "draft_profile"]
 SAMPLE_ROWS = 5_000
 
 _CODE = re.compile(r"^[A-Z]\d{8}$")  # ONS GSS codes such as E01000001
+#: (key, label): a column whose name has a word starting with *key* groups areas by *label*.
 _GROUP_LABELS = (("borough", "borough"), ("ltla", "local_authority"), ("lad", "local_authority"),
-                 ("district", "district"), ("ward", "ward"), ("station", "station"),
-                 ("msoa", "msoa"))
-_X_NAMES = ("easting", "x", "lon", "longitude", "long", "x_coordinate")
-_Y_NAMES = ("northing", "y", "lat", "latitude", "y_coordinate")
+                 ("district", "district"), ("ward", "ward"), ("wd", "ward"),
+                 ("station", "station"), ("stn", "station"), ("utla", "county"),
+                 ("cty", "county"), ("county", "county"), ("msoa", "msoa"))
+#: (kind, x names, y names) of incident coordinates, in order of preference.
+_XY_PAIRS = (
+    ("grid", ("easting", "easting_m", "bng_e", "eastings"),
+     ("northing", "northing_m", "bng_n", "northings")),
+    ("geographic", ("longitude", "lon", "long", "lng"), ("latitude", "lat")),
+    ("either", ("x_coord", "x_coordinate", "xcoord", "x"),
+     ("y_coord", "y_coordinate", "ycoord", "y")),
+)
+#: GIS bookkeeping and coordinate columns of boundary files (ONS and others), normalised.
+_TECHNICAL = re.compile(r"^(fid|ogc_fid|objectid|object_id|globalid|global_id|"
+                        r"shape_?(area|length|leng|len)|st_(area|length)_shape|bng_[en]|"
+                        r"lat|long|lon|lng|latitude|longitude|easting|northing|x|y)$")
+_ISO_NOTE = ("# date_format left out: the dates are ISO 8601 (e.g. 2024-01-31T14:05:00), "
+             "read without it")
+_NO_FORMAT_NOTE = ("# No one date_format reads every sampled date (e.g. some have a time, some",
+                   "# not): save the dates in one layout and set it, e.g. for 31/01/2024 14:05:",
+                   '# date_format = "%d/%m/%Y %H:%M"')
+#: Column names that hold years, months or references rather than dates.
+_NOT_DATE = re.compile(r"year|month|number|(id|_no|ref)$")
+#: Day, month and year in some order: 31/01/2024, 2024-01-31, 31 Jan 2024.
+_DATEISH = re.compile(r"\d{1,4}[-/. ](\d{1,2}|[A-Za-z]{3,9})[-/. ]\d{2,4}")
+#: Date formats tried for ``date_format``, UK day-first layouts before US month-first.
+_DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S",
+                 "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y",
+                 "%d.%m.%Y", "%Y/%m/%d", "%d-%b-%Y", "%d %b %Y", "%d/%m/%y", "%d/%m/%y %H:%M",
+                 "%m/%d/%Y", "%m/%d/%Y %H:%M")
+_UK_LONLAT = (-11.0, 49.0, 3.0, 62.0)
+#: Words that make a household column a rate or an average, not a count of households.
+_NOT_COUNT = frozenset({"percent", "pct", "per", "share", "rate", "ratio", "proportion",
+                        "prop", "average", "avg", "mean", "median", "size", "persons",
+                        "people", "residents"})
 _BNG = (0.0, 0.0, 700_000.0, 1_300_000.0)
 
 
@@ -104,41 +136,105 @@ def _numbers(values: pd.Series) -> pd.Series:
     return pd.to_numeric(values, errors="coerce")
 
 
+def _numeric_share(values: pd.Series) -> float:
+    """Share of the non-empty values that are plain numbers (0 when all are empty)."""
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    return float(_numbers(text).notna().mean()) if len(text) else 0.0
+
+
+def _clean_numbers(values: pd.Series) -> tuple[pd.Series, bool]:
+    """Numbers read through thousands separators and spaces, and whether any were needed.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Text values such as ``"530,123"`` or ``" 180 456 "``.
+
+    Returns
+    -------
+    numbers, needed
+        The numbers (NaN where unreadable) and True when a separator or inner space had to
+        be removed for some value to read (the loader reads plain numbers only).
+    """
+    text = values.astype(str).where(values.notna()).str.strip()
+    cleaned = (text.str.replace(r"[\s\u00a0\u202f]+", "", regex=True)
+               .str.replace(r"(?<=\d),(?=\d{3}(?:\D|$))", "", regex=True))
+    plain, numbers = _numbers(text), _numbers(cleaned)
+    return numbers, bool((plain.isna() & numbers.notna()).any())
+
+
+def _fractional(values: pd.Series) -> bool:
+    """True for a column of numbers with decimals (an area, a length, a coordinate)."""
+    numbers = _numbers(values.dropna())
+    return bool(numbers.notna().all() and (numbers % 1 != 0).any())
+
+
 def _code_share(values: pd.Series) -> float:
     text = values.dropna().astype(str).str.strip()
     return float(text.str.match(_CODE).mean()) if len(text) else 0.0
 
 
+def _technical(col: str) -> bool:
+    """A GIS bookkeeping or coordinate column (never an area's id, name or group)."""
+    return bool(_TECHNICAL.match(_norm(col)))
+
+
+def _year(col: str) -> int:
+    """The two-digit edition year in a column name (``LSOA21CD`` -> 21; 0 when none)."""
+    found = re.findall(r"\d{2,4}", col)
+    return int(found[-1][-2:]) if found else 0
+
+
+def _stem(col: str) -> str:
+    """A column name without its code/name suffix (``LSOA21CD`` and ``LSOA21NM`` -> lsoa21)."""
+    return re.sub(r"_?(cd|code|id|nm|name)$", "", _norm(col))
+
+
+def _is_name(col: str) -> bool:
+    norm = _norm(col)
+    return "name" in norm or norm.endswith("nm")
+
+
 def _area_id(frame: pd.DataFrame) -> str | None:
-    unique = [c for c in frame.columns if frame[c].notna().all() and frame[c].is_unique]
-    coded = [c for c in unique if _code_share(frame[c]) > 0.95]
-    for pool in (coded, [c for c in unique if any(k in _norm(c) for k in ("code", "id"))],
-                 unique):
+    """The column of unique area codes: GSS codes first (newest edition), then by name."""
+    unique = [c for c in frame.columns if not _technical(c) and frame[c].notna().all()
+              and frame[c].is_unique]
+    coded = sorted((c for c in unique if _code_share(frame[c]) > 0.95), key=_year, reverse=True)
+    named = [c for c in unique if re.search(r"(cd|code|id)$", _norm(c))]
+    whole = [c for c in unique if not _is_name(c) and not _fractional(frame[c])]
+    for pool in (coded, named, whole):
         if pool:
             return str(pool[0])
     return None
 
 
 def _area_name(frame: pd.DataFrame, id_col: str | None) -> str | None:
-    names = [c for c in frame.columns
-             if c != id_col and ("name" in _norm(c) or _norm(c).endswith("nm"))]
+    """The column of area names: (nearly) unique, and sharing the id column's stem if any."""
+    names = [c for c in frame.columns if c != id_col and _is_name(c) and not _technical(c)]
     # an area's own name is (nearly) unique; a borough name repeats
     unique = [c for c in names if frame[c].nunique() > 0.9 * len(frame)]
-    pool = unique or names
+    stem = _stem(id_col) if id_col else None
+    pool = sorted(unique or names, key=lambda c: _stem(c) != stem)
     return str(pool[0]) if pool else None
 
 
+def _group_label(col: str) -> str | None:
+    norm = _norm(col)
+    return next((lab for key, lab in _GROUP_LABELS if re.search(rf"(^|_){key}", norm)), None)
+
+
 def _groups(frame: pd.DataFrame, used: Sequence[str | None]) -> list[tuple[str, str]]:
+    """Columns that group areas (borough, ward ...): names preferred over codes."""
     out: list[tuple[str, str]] = []
     n = len(frame)
-    for col in frame.columns:
-        if col in used or _code_share(frame[col]) > 0.5:
+    for col in sorted(frame.columns, key=lambda c: not _is_name(c)):
+        if col in used or _technical(col) or _code_share(frame[col]) > 0.5:
             continue
         k = frame[col].nunique()
         if not 2 <= k <= n // 2:  # a group holds two areas or more on average
             continue
-        norm = _norm(col)
-        label = next((lab for key, lab in _GROUP_LABELS if key in norm), None)
+        label = _group_label(col)
         if label and label not in dict(out):
             out.append((label, str(col)))
     return out
@@ -156,46 +252,97 @@ def _pick(columns: Sequence[str], names: Sequence[str]) -> str | None:
     return None
 
 
-def _guess_crs(x: pd.Series, y: pd.Series) -> str | None:
-    x, y = _numbers(x).dropna(), _numbers(y).dropna()
-    if x.empty or y.empty:
+def _coordinates(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[str, str, str] | None:
+    """The x and y columns and their kind (``grid``, ``geographic`` or ``either``), by name.
+
+    A pair whose values are mostly numbers wins over one that is not.
+    """
+    found = []
+    for kind, xs, ys in _XY_PAIRS:
+        x, y = _pick(columns, xs), _pick(columns, ys)
+        if x and y and x != y:
+            found.append((x, y, kind))
+    readable = [f for f in found
+                if min(_clean_numbers(frame[f[0]])[0].notna().mean(),
+                       _clean_numbers(frame[f[1]])[0].notna().mean()) > 0.5]
+    pool = readable or found
+    return pool[0] if pool else None
+
+
+def _guess_crs(x: pd.Series, y: pd.Series, *, kind: str = "either") -> str | None:
+    """EPSG:27700 or EPSG:4326 when at least 95 % of the points fit it, else None.
+
+    Longitude/latitude must lie around the UK and grid metres must be metres (not tiny
+    numbers); ``kind`` (``grid``, ``geographic`` or ``either``, from the column names)
+    rules out the other system. Points at (0, 0) are missing values and are ignored.
+    """
+    xs, ys = _clean_numbers(x)[0], _clean_numbers(y)[0]
+    ok = xs.notna() & ys.notna() & ~((xs == 0) & (ys == 0))
+    xs, ys = xs[ok], ys[ok]
+    if xs.empty:
         return None
-    if x.between(-180, 180).all() and y.between(-90, 90).all():
+    x0, y0, x1, y1 = _UK_LONLAT
+    if kind != "grid" and (xs.between(x0, x1) & ys.between(y0, y1)).mean() >= 0.95:
         return "EPSG:4326"
     x0, y0, x1, y1 = _BNG
-    if x.between(x0, x1).all() and y.between(y0, y1).all() and x.median() > 1_000:
+    if kind != "geographic" and (xs.between(x0, x1) & ys.between(y0, y1)).mean() >= 0.95 \
+            and min(xs.median(), ys.median()) > 1_000:
         return "EPSG:27700"
     return None
 
 
+def _date_share(values: pd.Series, fmt: str | None) -> float:
+    """Share of the non-empty values the loader reads with ``date_format = fmt``."""
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    return float(parse_dates(text, fmt).notna().mean()) if len(text) else 0.0
+
+
+def _looks_like_date(col: str, values: pd.Series) -> bool:
+    """Text dates (not numbers such as years or incident numbers) the loader can read."""
+    norm = _norm(col)
+    if "date" not in norm and _NOT_DATE.search(norm):
+        return False
+    if values.dropna().empty or _numeric_share(values) > 0.5:
+        return False
+    text = values.dropna().astype(str).str.strip()
+    if text.str.match(_DATEISH).mean() <= 0.9:  # cheap test before parsing every format
+        return False
+    readable = pd.Series(False, index=text.index)
+    for fmt in (*_DATE_FORMATS, None):
+        readable |= parse_dates(text, fmt).notna()
+    return bool(readable.mean() > 0.9)
+
+
+def _date_rank(col: str) -> int:
+    norm = _norm(col)
+    if "date" in norm:
+        return 0 if any(w in norm for w in ("call", "incident", "alarm")) else 1
+    return 2 if any(w in norm for w in ("time", "call", "when")) else 3
+
+
 def _date_column(frame: pd.DataFrame) -> str | None:
-    candidates = sorted(frame.columns, key=lambda c: "date" not in _norm(c))
-    for col in candidates:
-        values = frame[col].dropna().astype(str)
-        if values.empty or _numbers(values).notna().mean() > 0.5:
-            continue
-        parsed = pd.to_datetime(values, errors="coerce", format="mixed", dayfirst=True)
-        if parsed.notna().mean() > 0.9:
+    """The incident date column: named like one (call date first) and readable as dates."""
+    for col in sorted(frame.columns, key=_date_rank):
+        if _looks_like_date(col, frame[col]):
             return str(col)
     return None
 
 
 def _date_format(values: pd.Series) -> str | None:
-    text = values.dropna().astype(str)
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%d-%m-%Y"):
-        if pd.to_datetime(text, format=fmt, errors="coerce").notna().all():
-            return fmt
-    return None
+    """The first format in :data:`_DATE_FORMATS` that reads every sampled date, else None."""
+    return next((f for f in _DATE_FORMATS if _date_share(values, f) == 1.0), None)
 
 
 def _key_column(frame: pd.DataFrame, ids: set[str]) -> tuple[str | None, str]:
-    """The column holding area codes, and why it was picked ('' when none was)."""
+    """The column holding area codes, and why it was picked ('' when none was).
+
+    Shares are of the non-empty values, so blank rows and a footer of notes do not count.
+    """
     best, share = None, 0.0
     for col in frame.columns:
         values = frame[col].dropna().astype(str).str.strip()
-        if values.empty:
-            continue
-        s = float(values.isin(ids).mean())
+        s = float(values.isin(ids).mean()) if len(values) else 0.0
         if s > share:
             best, share = str(col), s
     if best is not None and share > 0.5:
@@ -203,27 +350,55 @@ def _key_column(frame: pd.DataFrame, ids: set[str]) -> tuple[str | None, str]:
     # A national table read for one service: its first rows are other places. Look for the
     # same kind of code (the same three-character GSS prefixes) instead.
     prefixes = {i[:3] for i in ids if _CODE.match(i)}
+    best, share = None, 0.0
     for col in frame.columns:
         values = frame[col].dropna().astype(str).str.strip()
-        if prefixes and len(values) and (values.str.match(_CODE)
-                                         & values.str[:3].isin(prefixes)).mean() > 0.95:
-            return str(col), ("the same kind of codes as the areas (rows for other places "
-                              "are dropped and counted)")
+        s = float((values.str.match(_CODE) & values.str[:3].isin(prefixes)).mean()) \
+            if prefixes and len(values) else 0.0
+        if s > share:
+            best, share = str(col), s
+    if best is not None and share > 0.8:
+        return best, ("the same kind of codes as the areas (rows for other places "
+                      "are dropped and counted)")
     return None, ""
 
 
+def _data_rows(frame: pd.DataFrame, key: str | None, ids: set[str]) -> pd.DataFrame:
+    """The rows that hold an area code in *key* (no blank, note or footer rows)."""
+    if key is None:
+        return frame.dropna(how="all")
+    values = frame[key].astype(str).where(frame[key].notna()).str.strip()
+    keep = values.isin(ids) | values.str.match(_CODE).fillna(False).astype(bool)
+    return frame[keep] if keep.any() else frame.dropna(how="all")
+
+
+def _counts(values: pd.Series) -> bool:
+    """True when (nearly) every value is a whole number of zero or more."""
+    numbers = _numbers(values.dropna().astype(str).str.strip())
+    return bool(len(numbers) and numbers.notna().mean() > 0.95
+                and ((numbers >= 0) & (numbers % 1 == 0)).mean() > 0.95)
+
+
+def _exposure_rank(col: str) -> int | None:
+    """How surely a column is the number of households (0 best; None: it is not)."""
+    words = _norm(col).split("_")
+    if not any(w.startswith("household") for w in words) or "%" in col \
+            or any(w in _NOT_COUNT for w in words):
+        return None
+    rest = [w for w in words if w not in ("total", "all", "number", "of", "count", "hh")]
+    if rest in (["households"], ["household"]):
+        return 0  # "Households total", "total_households", "Number of households"
+    return 1 if {"total", "all"} & set(words) else 2
+
+
 def _exposure(tables: Sequence[tuple[str, pd.DataFrame]]) -> tuple[str, str] | None:
-    for name, frame in tables:
-        for col in frame.columns:
-            norm = _norm(col)
-            if "household" in norm and ("total" in norm or norm in ("households", "household"))\
-                    and _numbers(frame[col]).notna().mean() > 0.95:
-                return name, str(col)
-    for name, frame in tables:
-        for col in frame.columns:
-            if "household" in _norm(col) and _numbers(frame[col]).notna().mean() > 0.95:
-                return name, str(col)
-    return None
+    """The table and column with the number of households per area (whole numbers)."""
+    ranked = [(rank, name, str(col)) for name, frame in tables for col in frame.columns
+              if (rank := _exposure_rank(str(col))) is not None and _counts(frame[col])]
+    if not ranked:
+        return None
+    _, name, col = min(ranked, key=lambda r: r[0])
+    return name, col
 
 
 def _personal(frame: pd.DataFrame, file: Path) -> dict[str, str]:
@@ -270,6 +445,46 @@ def _table_name(path: Path, taken: set[str]) -> str:
         name, i = f"{base}_{i}", i + 1
     taken.add(name)
     return name
+
+
+def _coordinate_lines(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The ``x``, ``y`` and ``crs`` lines of [incidents], and the keys left unguessed."""
+    pair = _coordinates(frame, columns)
+    if pair is None:
+        return (['x = ""   # not guessed: the easting or longitude column',
+                 'y = ""   # not guessed: the northing or latitude column',
+                 'crs = "EPSG:27700"   # or "EPSG:4326" for longitude/latitude'],
+                ["incidents.x", "incidents.y"])
+    x, y, kind = pair
+    lines = [f"x = {_toml(x)}   # guessed", f"y = {_toml(y)}   # guessed"]
+    if _clean_numbers(frame[x])[1] or _clean_numbers(frame[y])[1]:
+        lines.append("# Some sampled coordinates hold thousands separators or spaces: save "
+                     "these columns as plain numbers (530123, not 530,123).")
+    crs = _guess_crs(frame[x], frame[y], kind=kind)
+    if crs:
+        return [*lines, f"crs = {_toml(crs)}   # guessed from the coordinate ranges"], []
+    note = ('crs = ""   # not guessed: "EPSG:27700" for British National Grid, "EPSG:4326" '
+            "for longitude/latitude")
+    return [*lines, note], ["incidents.crs"]
+
+
+def _date_lines(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The ``date`` and ``date_format`` lines of [incidents], and the keys left unguessed.
+
+    ``date_format`` is left out when the dates are ISO 8601 in more than one layout (the
+    loader reads ISO 8601 without it); it is left to the user when no format reads them all.
+    """
+    date = _date_column(frame)
+    if date is None:
+        return (['date = ""   # not guessed: the column with the date of each incident'],
+                ["incidents.date"])
+    lines = [f"date = {_toml(date)}   # guessed"]
+    fmt = _date_format(frame[date])
+    if fmt:
+        return [*lines, f"date_format = {_toml(fmt)}   # guessed: every sampled date fits it"], []
+    if _date_share(frame[date], None) == 1.0:
+        return [*lines, _ISO_NOTE], []
+    return [*lines, *_NO_FORMAT_NOTE], ["incidents.date_format"]
 
 
 def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Sequence[str | Path],
@@ -356,30 +571,12 @@ def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Seque
     lines += ["[incidents]", f"path = {_toml(where(incidents))}"]
     if is_csv(incidents):
         cols = [c for c in list_columns(incidents) if c not in personal]
-        x, y = _pick(cols, _X_NAMES), _pick(cols, _Y_NAMES)
-        if x and y:
-            inc_crs = _guess_crs(i[x], i[y])
-            lines += [f"x = {_toml(x)}   # guessed", f"y = {_toml(y)}   # guessed"]
-            if inc_crs:
-                lines.append(f"crs = {_toml(inc_crs)}   # guessed from the coordinate ranges")
-            else:
-                lines.append('crs = ""   # not guessed: "EPSG:27700" for British National '
-                             'Grid, "EPSG:4326" for longitude/latitude')
-                unresolved.append("incidents.crs")
-        else:
-            lines += ['x = ""   # not guessed: the easting or longitude column',
-                      'y = ""   # not guessed: the northing or latitude column',
-                      'crs = "EPSG:27700"   # or "EPSG:4326" for longitude/latitude']
-            unresolved += ["incidents.x", "incidents.y"]
-    date = _date_column(i)
-    if date:
-        lines.append(f"date = {_toml(date)}   # guessed")
-        fmt = _date_format(i[date])
-        if fmt:
-            lines.append(f"date_format = {_toml(fmt)}   # guessed: every sampled date fits it")
-    else:
-        lines.append('date = ""   # not guessed: the column with the date of each incident')
-        unresolved.append("incidents.date")
+        more, todo = _coordinate_lines(i, cols)
+        lines += more
+        unresolved += todo
+    more, todo = _date_lines(i)
+    lines += more
+    unresolved += todo
     lines += _drop_lines(personal)
     lines += ['# filters = [{ column = "motive", values = ["Accidental"] }]   # optional',
               "", *_provenance("incidents")]
@@ -397,7 +594,6 @@ def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Seque
         personal = _personal(frame, path)
         frame = frame.drop(columns=list(personal))
         tname = _table_name(path, taken)
-        tables.append((tname, frame))
         key, why = _key_column(frame, ids) if ids else (None, "")
         lines += ["[[covariates]]", f"name = {_toml(tname)}", f"path = {_toml(where(path))}"]
         if key:
@@ -406,9 +602,10 @@ def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Seque
             lines.append('key = ""   # not guessed: the column holding the area codes')
             unresolved.append(f"covariates[{tname}].key")
         lines += [*_drop_lines(personal), "", *_provenance("covariates")]
-        for col in frame.columns:
-            if col != key and _numbers(frame[col]).notna().mean() > 0.95:
-                numeric.append((tname, str(col)))
+        data = _data_rows(frame, key, ids).drop(columns=[key] if key else [])
+        tables.append((tname, data))
+        numeric += [(tname, str(c)) for c in data.columns
+                    if _numbers(data[c]).notna().mean() > 0.95]
 
     exposure = _exposure(tables)
     lines.append("[exposure]")
