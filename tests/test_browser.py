@@ -260,3 +260,28 @@ def test_large_files_start_as_group_overview_and_fill_in_when_zoomed(sample_resu
             assert errors == [], errors
         finally:
             context.close()
+
+
+def test_tables_offer_no_export_of_their_own(sample_results, tmp_path):
+    # A table's built-in "Download as CSV" would write a file with no attribution, output
+    # mode or disclosure report; only the app's own buttons may export.
+    with run_app(sample_results, log=tmp_path / "streamlit.log") as base, \
+            sync_playwright() as pw:
+        context = launch_browser(pw, tmp_path / "chromium-profile")
+        try:
+            page = context.new_page()
+            page.goto(f"{base}/page_list")
+            table = page.locator('[data-testid="stDataFrame"]').first
+            table.wait_for(timeout=90_000)
+            table.hover()
+            toolbar = page.locator('[data-testid="stElementToolbar"]').first
+            toolbar.wait_for(state="attached", timeout=10_000)
+            page.wait_for_timeout(500)
+            labels = [str(b.get_attribute("aria-label") or b.inner_text())
+                      for b in toolbar.locator("button").all()]
+            assert labels, "the table's toolbar did not appear"
+            assert not [t for t in labels if "download" in t.lower()], labels
+            # the app's own export is there
+            assert page.locator('[data-testid="stDownloadButton"]').count() >= 1
+        finally:
+            context.close()
