@@ -112,7 +112,7 @@ def _published_history(reasons: pd.DataFrame, published_total: pd.Series) -> pd.
     total is an exact number, the token becomes that number. Where the total is withheld
     (``<5`` or ``[c]``), the whole history sentence becomes one fixed sentence with no
     figures: the sentence is only written when fires exceed the expected number, so
-    "<5 fires (expected 3)" would reveal exactly 4.
+    "<5 fires (typical for this many homes: 3)" would reveal exactly 4.
     """
     out = reasons.copy()
     shown = published_total.reindex(out.index).fillna(WITHHELD_TOTAL).astype(str)

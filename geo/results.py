@@ -9,7 +9,8 @@ coordinates or incident-level rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ __all__ = [
     "OPTIONAL_LAYERS",
     "REQUIRED_LAYERS",
     "Results",
+    "join_attributions",
     "read_results",
     "run_table",
     "table_reader",
@@ -72,12 +74,32 @@ class Results:
         return [str(v) for v in self.band_breaks.sort_values("band_index")["label"]]
 
     def attribution(self) -> str:
-        """Attribution text for every input, one sentence each, deduplicated."""
-        seen: list[str] = []
-        for text in self.provenance.get("attribution", pd.Series(dtype=str)):
-            if isinstance(text, str) and text and text not in seen:
-                seen.append(text)
-        return " ".join(seen)
+        """Attribution text of every input, each distinct sentence once
+        (:func:`join_attributions`)."""
+        return join_attributions(self.provenance.get("attribution", pd.Series(dtype=str)))
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z©(“\"'])")
+
+
+def join_attributions(texts: Iterable[Any]) -> str:
+    """Join attribution texts into one line, each distinct sentence once, in first-seen order.
+
+    Two inputs often share a sentence (for example the ONS boundaries and the census both
+    say "Source: Office for National Statistics licensed under the Open Government Licence
+    v.3.0."); the joined line keeps the first and drops the repeat. Sentences are compared
+    with their whitespace collapsed; a sentence ends at ``.``, ``!`` or ``?`` followed by
+    space and a capital or an opening mark, so ``v.3.0`` and ``v. 3.0`` stay whole. Missing or
+    blank texts are skipped.
+    """
+    seen: dict[str, None] = {}
+    for text in texts:
+        if not isinstance(text, str):
+            continue
+        for sentence in _SENTENCE_END.split(" ".join(text.split())):
+            if sentence:
+                seen.setdefault(sentence, None)
+    return " ".join(seen)
 
 
 def run_table(sections: dict[str, dict[str, Any]]) -> pd.DataFrame:

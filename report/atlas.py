@@ -25,6 +25,7 @@ from report.layout import (
     ReportContext,
     ReportOptions,
     ReportSummary,
+    check_extra_pages,
     draw_footer,
     draw_heading,
     finish_output,
@@ -242,6 +243,7 @@ def render_atlas_pdf(
     options: ReportOptions | None = None,
     progress: Progress | None = None,
     generated: datetime | None = None,
+    extra_pages: int = 0,
 ) -> ReportSummary:
     """Write the atlas: cover, contents, then a map page and priority list per group.
 
@@ -258,6 +260,10 @@ def render_atlas_pdf(
         Called as ``progress(done, total, message)`` after each page.
     generated : datetime, optional
         Date printed in the footer and the metadata (default: now).
+    extra_pages : int
+        Pages that will be appended after the atlas (for example the sources annex); they
+        are counted in every footer's "Page i of N". The summary's ``pages`` counts only
+        the pages written here.
 
     Raises
     ------
@@ -269,10 +275,12 @@ def render_atlas_pdf(
     t0 = time.perf_counter()
     options = options or ReportOptions()
     results = load_results(results)
+    check_extra_pages(extra_pages, results)
     ctx = report_context(results, generated=generated)
     plan = plan_atlas(results, by, groups, options, ctx)
     by = plan.by
     pages = plan.pages
+    total = pages + extra_pages  # printed in the footers
     title = options.title or f"{ctx.service}: priority areas for home fire safety visits"
     boxes: dict[int, tuple[float, float, float, float]] = {}
     t_maps = 0.0
@@ -296,12 +304,12 @@ def render_atlas_pdf(
         try:
             with PdfPages(target, metadata=meta) as pdf:
                 fig = new_page(options)
-                _draw_cover(fig, data, plan, options, title, pages=pages)
+                _draw_cover(fig, data, plan, options, title, pages=total)
                 pdf.savefig(fig)
                 tick("cover")
                 for c in range(plan.contents_pages):
                     fig = new_page(options)
-                    _draw_contents(fig, plan, ctx, options, c, page=2 + c, pages=pages)
+                    _draw_contents(fig, plan, ctx, options, c, page=2 + c, pages=total)
                     pdf.savefig(fig)
                     tick("contents")
                 for i, value in enumerate(plan.groups):
@@ -314,14 +322,14 @@ def render_atlas_pdf(
                         subtitle=map_subtitle(data, mask, f"{value} ({by.replace('_', ' ')})"),
                         group=(by, value), context=True)
                     boxes[page] = draw_map_page(fig, data, request, options, page=page,
-                                                pages=pages)
+                                                pages=total)
                     pdf.savefig(fig)
                     tick(f"map: {value}")
                     t2 = time.perf_counter()
                     for k in range(plan.lists[i].n_pages):
                         fig = new_page(options)
                         draw_list_page(fig, plan.lists[i], k, ctx, options, page=page + 1 + k,
-                                       pages=pages)
+                                       pages=total)
                         pdf.savefig(fig)
                         tick(f"list: {value}")
                     t_maps += t2 - t1

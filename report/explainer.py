@@ -1,13 +1,20 @@
 """A one-page, plain-language explainer a crew can leave with residents of one area.
 
-It says why the area is a priority for home fire safety visits (the reasons from the results,
-already small-number suppressed), what a visit offers, which data were and were not used, and
-whom to contact. Every generated sentence passes a second small-number guard.
+It says how the area compares on the priority list for home fire safety visits (worded by
+band: "why we are offering visits" only for the top bands), the reasons from the results,
+what a visit offers, which data were and were not used, and whom to contact.
+
+The leaflet is left with the public, so it always follows the public rules, whatever the
+mode of the results file: bands and ranks only, no count or rate from real incidents.
+Reasons about fires (an area's own or its neighbours') are printed as sentences with no
+figures (:func:`leaflet_reason`); area statistics such as the deprivation score are kept.
+Every generated sentence also passes a second small-number guard.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib_scalebar.scalebar import ScaleBar
 
+from firerisk.pipeline import HISTORY_WITHHELD
 from geo.errors import Problem, ReportRequestError
 from geo.results import Results
 from report.layout import (
@@ -50,9 +58,37 @@ from report.mapsheet import (
     style_map_axes,
 )
 
-__all__ = ["TextBlock", "explainer_text", "render_explainer_pdf"]
+__all__ = [
+    "LEAFLET_MODE_STATEMENT",
+    "TextBlock",
+    "explainer_text",
+    "leaflet_reason",
+    "render_explainer_pdf",
+]
 
 ACCENT = "#b30000"
+
+LEAFLET_MODE_STATEMENT = (
+    "Output mode: public (for community partners and publication: bands and ranks only, "
+    "no counts or rates from real incidents).")
+"""The mode line stamped on every leaflet: a leaflet always follows the public rules."""
+
+PAST_HISTORY = "More fires here in past years than the service average"
+NEIGHBOUR_HISTORY = "More fires in neighbouring areas than the service average"
+ANYONE_CAN_ASK = ("Anyone can ask for a free home fire safety visit, wherever they live: see "
+                  "“Who to contact” below.")
+
+# The sentences risk.explain writes about fires (see risk/explain.py and
+# firerisk/pipeline.py): a count in the last years (maybe withheld as "<5" or "[c]", or
+# still a \x00n\x00 token), a ratio for past years or for the neighbouring areas.
+_OWN_COUNT = re.compile(r"^\s*(<?\s*\d[\d,]*|\[c\]|\x00\d+\x00)\s+fires?\s+in\s+the\s+last\b",
+                        re.IGNORECASE)
+_OWN_PAST = re.compile(r"^\s*fires\s+here\s+in\s+past\s+years\b", re.IGNORECASE)
+_NEIGHBOURS = re.compile(r"\bfires?\s+in\s+neighbou?ring\s+areas\b", re.IGNORECASE)
+# An area statistic: "<label> <value> (service average <value>)".
+_AREA_STATISTIC = re.compile(r"^.+\s\S+\s\(service average [^()]+\)$")
+_ABOUT_FIRES = re.compile(r"\b(fires?|incidents?)\b", re.IGNORECASE)
+_FIGURE = re.compile(r"\d|\[c\]")
 
 
 @dataclass(frozen=True)
@@ -95,6 +131,53 @@ def _find_area(results: Results, area_id: str) -> int:
         column="area_id")])
 
 
+def leaflet_reason(text: str) -> str:
+    """A reason as the leaflet prints it: no count or rate from real incidents.
+
+    A sentence about the area's own fires becomes :data:`HISTORY_WITHHELD` (or, for the
+    "past years" ratio, a like sentence about past years); one about the neighbouring areas
+    becomes a like sentence about them. Area statistics ("Deprivation score 45.2 (service
+    average 21.0)", written from the covariates) and sentences about fires that carry no
+    figures are kept. Any other sentence about fires or incidents that holds a figure is
+    left out (an empty string): no figure slips through, and nothing untrue is said.
+    """
+    flat = " ".join(str(text).split())
+    if _OWN_COUNT.match(flat) or "\x00" in flat:
+        return HISTORY_WITHHELD
+    if _OWN_PAST.match(flat):
+        return PAST_HISTORY
+    if _NEIGHBOURS.search(flat):
+        return NEIGHBOUR_HISTORY if _FIGURE.search(flat) else flat
+    if _AREA_STATISTIC.match(flat) and not _ABOUT_FIRES.search(flat):
+        return flat
+    if _ABOUT_FIRES.search(flat) and _FIGURE.search(flat):
+        return ""
+    return flat
+
+
+def _band_tier(results: Results, row: pd.Series) -> str:
+    """``"top"``, ``"middle"``, ``"lower"`` or ``"none"`` (no band or rank)."""
+    band = row.get("band")
+    rank = row.get("rank")
+    if band is None or pd.isna(band) or not str(band).strip() or rank is None or pd.isna(rank):
+        return "none"
+    labels = results.band_labels
+    k = max(len(labels), 1)
+    index = row.get("band_index")
+    if index is None or pd.isna(index):
+        if str(band) not in labels:
+            return "none"
+        index = labels.index(str(band)) + 1
+    index = int(index)
+    k = max(k, index)
+    edge = max(1, round(0.4 * k))  # top two and bottom two of five bands
+    if index > k - edge:
+        return "top"
+    if index <= edge:
+        return "lower"
+    return "middle"
+
+
 def explainer_text(results: Results, *, area_id: str, contact: str,
                    ctx: ReportContext | None = None) -> tuple[str, str, list[TextBlock]]:
     """Title, subtitle and the text blocks of the explainer for one area (for checks and tests)."""
@@ -108,8 +191,12 @@ def explainer_text(results: Results, *, area_id: str, contact: str,
     where = f"{name}, {', '.join(groups)}" if groups else name
     band = "" if pd.isna(row.get("band")) else str(row["band"])
     rank = row.get("rank")
-    reasons = [str(row[c]).strip() for c in ("reason_1", "reason_2", "reason_3")
-               if c in row.index and isinstance(row[c], str) and row[c].strip()]
+    reasons: list[str] = []
+    for c in ("reason_1", "reason_2", "reason_3"):
+        if c in row.index and isinstance(row[c], str) and row[c].strip():
+            text = leaflet_reason(row[c])
+            if text and text not in reasons:
+                reasons.append(text)
     years = ctx.period.split(";")[0].replace("dwelling fires ", "")
     blocks: list[TextBlock] = []
 
@@ -117,25 +204,41 @@ def explainer_text(results: Results, *, area_id: str, contact: str,
         blocks.append(TextBlock(kind, text if kind == "contact" else suppress_small_counts(
             text, threshold=t)))
 
-    add("heading", "Why we are offering visits in this area")
+    tier = _band_tier(results, row)
     intro = (f"{ctx.service} uses statistics about small areas to decide where to offer free "
              "home fire safety visits first. ")
-    if band and pd.notna(rank):
-        intro += (f"This area is in the “{band}” priority band: it is number {int(rank):,} "
-                  f"of {ctx.n_areas:,} small areas on the priority list for home fire safety "
-                  "visits.")
+    place = "" if tier == "none" else f"number {int(rank):,} of {ctx.n_areas:,} small areas"
+    if tier == "top":
+        add("heading", "Why we are offering visits in this area")
+        add("para", intro + f"This area is in the “{band}” priority band: it is {place} on "
+                            "the priority list for home fire safety visits.")
+    elif tier == "middle":
+        add("heading", "How this area compares")
+        add("para", intro + f"This area is in the “{band}” band, in the middle of the list: "
+                            f"it is {place}, where number 1 is offered visits first.")
+    elif tier == "lower":
+        add("heading", "How this area compares")
+        add("para", intro + f"This area is in the “{band}” band: it is {place}, so it is not "
+                            "one of the areas where we offer visits first.")
     else:
-        intro += "This area is one of the places where we are offering visits."
-    add("para", intro)
+        add("heading", "Home fire safety visits in this area")
+        add("para", intro + "This area has no place on the list (for example, no homes "
+                            "were counted here).")
+    if tier != "top":
+        add("para", ANYONE_CAN_ASK)
     if reasons:
-        add("para", "The main reasons are:")
+        add("para", "The main reasons are:" if tier == "top" else
+                    "Some things about this area still raise its place on the list:")
         for r in reasons:
             add("bullet", r)
     if bool(row.get("uncertain_band", False)) is True:
         add("para", "Estimates like these are never exact: the area could belong in the band "
                     "next to this one.")
-    add("para", "This says nothing about your home or the people who live here. Every home in "
-                "the area is offered the same visit.")
+    if tier == "top":
+        add("para", "This says nothing about your home or the people who live here. Every "
+                    "home in the area is offered the same visit. " + ANYONE_CAN_ASK)
+    else:
+        add("para", "This says nothing about your home or the people who live here.")
     add("heading", "What a home fire safety visit offers")
     for item in [
         "It is free, and we come at a time that suits you.",
@@ -153,8 +256,8 @@ def explainer_text(results: Results, *, area_id: str, contact: str,
         "or rented);"),
         ("the index of deprivation, a national measure of income, work, health and housing "
         "for each small area;"),
-        (f"the number of fires in homes that the fire service recorded in each small area "
-        f"({years}). Small numbers are never shown."),
+        (f"the fires in homes that the fire service recorded in each small area ({years}). "
+         "This leaflet shows no counts or rates of fires."),
     ]:
         add("bullet", item)
     add("heading", "What we did not use")
@@ -270,7 +373,7 @@ def render_explainer_pdf(
                  fontsize=7.5, va="bottom", color="#333333")
         # footer
         foot = (f"Prepared by {ctx.service} on {format_date(ctx.generated)} with firerisk "
-                f"{ctx.version}. Small numbers (below {ctx.threshold}) are never shown, to "
+                f"{ctx.version}. No counts or rates of fires are shown on this leaflet, to "
                 f"protect privacy. Data: {ctx.attribution}")
         foot_lines = wrap_text(foot, (pw - 2 * m) * 72, 7.0)
         foot_top = 0.45 + len(foot_lines) * 7 * 1.3 / 72
@@ -290,7 +393,7 @@ def render_explainer_pdf(
         target, path, tmp = output_target(out)
         start = stream_position(out)
         meta = pdf_metadata(title=f"{title}: {where}", ctx=ctx,
-                            subject="Why this area is offered home fire safety visits")
+                            subject=f"Home fire safety visits: {blocks[0].text.lower()}")
         try:
             with PdfPages(target, metadata=meta) as pdf:
                 pdf.savefig(fig)

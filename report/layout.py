@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font, LoadFlags
 
 from geo.errors import Problem, ReportRequestError
-from geo.results import Results, read_results
+from geo.results import Results, join_attributions, read_results
 
 __all__ = [
     "LAYERS",
@@ -39,6 +39,7 @@ __all__ = [
     "ReportOptions",
     "ReportSummary",
     "band_colours",
+    "check_extra_pages",
     "draw_footer",
     "draw_heading",
     "finish_output",
@@ -46,6 +47,7 @@ __all__ = [
     "format_count",
     "format_date",
     "heading_bottom",
+    "join_attributions",
     "load_results",
     "margin",
     "new_page",
@@ -376,7 +378,8 @@ def report_context(results: Results, *, generated: datetime | None) -> ReportCon
         version=tool_version(),
         model=_model_name(results),
         disclosure=_disclosure(results),
-        attribution=results.attribution() or "Data sources not recorded in the results file.",
+        attribution=(join_attributions(results.provenance.get("attribution", []))
+                     or "Data sources not recorded in the results file."),
         period=period,
         next_year=nxt,
         threshold=results.threshold,
@@ -423,6 +426,15 @@ def pdf_metadata(*, title: str, ctx: ReportContext, subject: str) -> dict[str, A
         "Creator": f"firerisk {ctx.version} (community fire risk atlas)",
         "CreationDate": created,
     }
+
+
+def check_extra_pages(extra_pages: int, results: Results) -> None:
+    """Raise :class:`ReportRequestError` unless *extra_pages* is a whole number >= 0."""
+    if isinstance(extra_pages, bool) or not isinstance(extra_pages, int) or extra_pages < 0:
+        raise ReportRequestError([Problem(
+            str(results.path), f"extra_pages must be a whole number >= 0, not {extra_pages!r}.",
+            "pass the number of pages that will be appended (for example the sources annex), "
+            "or 0.", column="extra_pages")])
 
 
 def new_page(options: ReportOptions, *, size: tuple[float, float] | None = None) -> Figure:

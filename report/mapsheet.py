@@ -34,6 +34,7 @@ from report.layout import (
     ReportOptions,
     ReportSummary,
     band_colours,
+    check_extra_pages,
     draw_footer,
     draw_heading,
     finish_output,
@@ -682,6 +683,7 @@ def render_map_pdf(
     options: ReportOptions | None = None,
     progress: Progress | None = None,
     generated: datetime | None = None,
+    extra_pages: int = 0,
 ) -> ReportSummary:
     """Write one map page and its priority list pages as a PDF.
 
@@ -700,6 +702,10 @@ def render_map_pdf(
         Called as ``progress(done, total, message)`` after each page.
     generated : datetime, optional
         Date printed in the footer and the metadata (default: now).
+    extra_pages : int
+        Pages that will be appended after this document (for example the sources annex);
+        they are counted in every footer's "Page i of N". The summary's ``pages`` counts
+        only the pages written here.
 
     Raises
     ------
@@ -711,6 +717,7 @@ def render_map_pdf(
     t0 = time.perf_counter()
     options = options or ReportOptions()
     results = load_results(results)
+    check_extra_pages(extra_pages, results)
     if group_value is not None and group_column is None:
         raise ReportRequestError([Problem(
             str(results.path), f"a group value ({group_value!r}) was given without a group column.",
@@ -733,6 +740,7 @@ def render_map_pdf(
         plan = plan_list(results, mask, options, ctx, title=f"Priority list: {value or ctx.service}",
                          show_group=show_group, area_label=area_label)
         pages = 1 + plan.n_pages
+        total = pages + extra_pages
         t_prep = time.perf_counter()
         target, path, tmp = output_target(out)
         start = stream_position(out)
@@ -745,14 +753,14 @@ def render_map_pdf(
                 request = MapPageRequest(mask=mask, title=title,
                                          subtitle=map_subtitle(data, mask, area_label),
                                          group=(outline_col, value), context=value is not None)
-                boxes[1] = draw_map_page(fig, data, request, options, page=1, pages=pages)
+                boxes[1] = draw_map_page(fig, data, request, options, page=1, pages=total)
                 pdf.savefig(fig)
                 if progress:
                     progress(1, pages, "map page")
                 t_map = time.perf_counter()
                 for i in range(plan.n_pages):
                     fig = new_page(options)
-                    draw_list_page(fig, plan, i, ctx, options, page=2 + i, pages=pages)
+                    draw_list_page(fig, plan, i, ctx, options, page=2 + i, pages=total)
                     pdf.savefig(fig)
                     if progress:
                         progress(2 + i, pages, "priority list")

@@ -3,11 +3,14 @@
 Every PDF that leaves the tool, from the app or the command line, carries:
 
 * the **output mode** (internal or public) — printed in the report footers; the one-page
-  residents' leaflet also gets a one-line stamp at the foot of the page;
-* the **attribution** of every input — printed by the report itself;
+  residents' leaflet always follows the public rules and says so in a one-line stamp at
+  the foot of the page;
+* the **attribution** of every input — printed by the report itself, each distinct
+  sentence once;
 * the **provenance summary** (each input's file, publisher, licence and checksum) — a
   "Sources and provenance" annex page after the map PDF and the atlas, and in the document
-  information of every PDF.
+  information of every PDF. Every page, annex included, is numbered "Page i of N" with N
+  the pages of the finished file.
 
 The ``*_pdf_bytes`` builders are pure functions of a :class:`~geo.results.Results`.
 """
@@ -22,25 +25,28 @@ from typing import Any
 import pandas as pd
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from pypdf import PdfReader, PdfWriter
 
 from geo.results import Results
 from report.atlas import render_atlas_pdf
-from report.explainer import render_explainer_pdf
+from report.explainer import LEAFLET_MODE_STATEMENT, render_explainer_pdf
 from report.layout import (
     ReportContext,
     ReportOptions,
+    draw_footer,
     draw_heading,
+    footer_top,
+    heading_bottom,
+    join_attributions,
     margin,
     rc_print,
     report_context,
-    text_width_pt,
     wrap_text,
 )
 from report.mapsheet import render_map_pdf
 
 __all__ = [
+    "annex_page_count",
     "atlas_pdf_bytes",
     "explainer_pdf_bytes",
     "map_pdf_bytes",
@@ -128,22 +134,14 @@ def _int_text(value: str) -> str:
         return value
 
 
-def sources_annex_pdf(results: Results, *, options: ReportOptions,
-                      ctx: ReportContext | None = None) -> bytes:
-    """The "Sources and provenance" annex (one page or more) as PDF bytes.
-
-    Lists every input of the provenance register (role, file, publisher, licence or
-    agreement, date, rows, SHA-256, attribution) under the output-mode statement, with the
-    report's footer text, on the paper of the report it follows.
-    """
-    ctx = ctx or report_context(results, generated=None)
+def _annex_pages(results: Results, options: ReportOptions,
+                 ctx: ReportContext) -> list[list[tuple[str, str]]]:
+    """The annex's wrapped (style, text) lines, split into pages (at least one page)."""
     f = options.fonts
     s = options.scale
-    pw, ph = options.page_size
+    pw, _ph = options.page_size
     m = margin(options)
     width_pt = (pw - 2 * m) * 72
-    title = "Sources and provenance"
-    subtitle = f"{ctx.service}: the data behind this document."
     lines: list[tuple[str, str]] = []  # (style, text), already wrapped
     for kind, text in _annex_blocks(results):
         size = {"head": f.heading, "sub": f.body}.get(kind, f.body)
@@ -151,53 +149,94 @@ def sources_annex_pdf(results: Results, *, options: ReportOptions,
         if kind in ("head", "sub") and lines:
             lines.append(("gap", ""))
         lines += [(kind, t) for t in wrap_text(text, width_pt, size, bold=bold)]
-    footer = wrap_text(ctx.footer, width_pt - text_width_pt("Sources annex", f.small) - 20,
-                       f.small)
-    foot_h = m * 0.7 + len(footer) * f.small * 1.3 / 72 + 0.05
+    foot_h = footer_top(ctx, options)
+    pages: list[list[tuple[str, str]]] = []
+    i = 0
+    while i < len(lines) or not pages:
+        title = _ANNEX_TITLE if not pages else f"{_ANNEX_TITLE} (continued)"
+        y = heading_bottom(options, title, _annex_subtitle(ctx)) - 0.1 * s
+        page: list[tuple[str, str]] = []
+        while i < len(lines) and y - _annex_line_height(lines[i][0], options) > foot_h + 0.1 * s:
+            y -= _annex_line_height(lines[i][0], options)
+            page.append(lines[i])
+            i += 1
+        if not page and i < len(lines):  # a line taller than a page: place it anyway
+            page.append(lines[i])
+            i += 1
+        pages.append(page)
+    return pages
 
-    def height(kind: str) -> float:
-        size = {"head": f.heading, "gap": f.body * 0.6}.get(kind, f.body)
-        return size * 1.4 / 72
 
+_ANNEX_TITLE = "Sources and provenance"
+
+
+def _annex_subtitle(ctx: ReportContext) -> str:
+    return f"{ctx.service}: the data behind this document."
+
+
+def _annex_line_height(kind: str, options: ReportOptions) -> float:
+    f = options.fonts
+    size = {"head": f.heading, "gap": f.body * 0.6}.get(kind, f.body)
+    return size * 1.4 / 72
+
+
+def annex_page_count(results: Results, *, options: ReportOptions,
+                     ctx: ReportContext | None = None) -> int:
+    """How many pages :func:`sources_annex_pdf` writes for *results* on this paper."""
+    ctx = ctx or report_context(results, generated=None)
+    return len(_annex_pages(results, options, ctx))
+
+
+def sources_annex_pdf(results: Results, *, options: ReportOptions,
+                      ctx: ReportContext | None = None, first_page: int = 1,
+                      total_pages: int | None = None) -> bytes:
+    """The "Sources and provenance" annex (one page or more) as PDF bytes.
+
+    Lists every input of the provenance register (role, file, publisher, licence or
+    agreement, date, rows, SHA-256, attribution) under the output-mode statement, with the
+    report's footer, on the paper of the report it follows.
+
+    Parameters
+    ----------
+    first_page : int
+        Number of the annex's first page in the finished document (the page after the
+        report it follows).
+    total_pages : int, optional
+        Pages of the finished document, report and annex together (default: the annex
+        alone, numbered from *first_page*).
+    """
+    ctx = ctx or report_context(results, generated=None)
+    f = options.fonts
+    pw, ph = options.page_size
+    m = margin(options)
+    plan = _annex_pages(results, options, ctx)
+    total = total_pages if total_pages is not None else first_page - 1 + len(plan)
     buf = io.BytesIO()
     with rc_print(), PdfPages(buf) as pdf:
-        i = 0
-        while i < len(lines) or i == 0:
+        for n, page in enumerate(plan):
             fig = Figure(figsize=(pw, ph), dpi=100)
-            y = draw_heading(fig, options, title if i == 0 else f"{title} (continued)", subtitle)
-            y -= 0.1 * s
-            while i < len(lines) and y - height(lines[i][0]) > foot_h + 0.1 * s:
-                kind, text = lines[i]
+            title = _ANNEX_TITLE if n == 0 else f"{_ANNEX_TITLE} (continued)"
+            y = draw_heading(fig, options, title, _annex_subtitle(ctx)) - 0.1 * options.scale
+            for kind, text in page:
                 if kind != "gap":
                     size = f.heading if kind == "head" else f.body
                     fig.text(m / pw, y / ph, text, fontsize=size, va="top", ha="left",
                              fontweight="bold" if kind in ("head", "sub") else "normal",
                              family="DejaVu Sans Mono" if kind == "mono" else None,
                              color="#333333" if kind == "mono" else "#000000")
-                y -= height(kind)
-                i += 1
-            y0 = m * 0.7
-            line_h = f.small * 1.3 / 72
-            for k, text in enumerate(footer):
-                fig.text(m / pw, (y0 + (len(footer) - 1 - k) * line_h) / ph, text,
-                         fontsize=f.small, color="#333333", va="bottom")
-            fig.text((pw - m) / pw, y0 / ph, "Sources annex", fontsize=f.small,
-                     color="#333333", ha="right", va="bottom")
-            fig.add_artist(Line2D([m / pw, (pw - m) / pw], [foot_h / ph] * 2, color="#999999",
-                                  linewidth=0.5 * s))
+                y -= _annex_line_height(kind, options)
+            draw_footer(fig, ctx, options, page=first_page + n, pages=total)
             pdf.savefig(fig)
-            if i == 0:
-                break
     return buf.getvalue()
 
 
-def _mode_stamp(results: Results, size: tuple[float, float]) -> bytes:
+def _mode_stamp(statement: str, size: tuple[float, float]) -> bytes:
     """A transparent page with the output-mode line at its foot (for the one-page leaflet)."""
     pw, ph = size
     fig = Figure(figsize=size, dpi=100)
     fig.patch.set_alpha(0.0)
     with rc_print():
-        lines = wrap_text(mode_statement(results), (pw - 1.2) * 72, 7.0)
+        lines = wrap_text(statement, (pw - 1.2) * 72, 7.0)
         for k, line in enumerate(lines):  # below the leaflet's own footer (which starts 0.45 in)
             fig.text(0.6 / pw, (0.16 + (len(lines) - 1 - k) * 7 * 1.3 / 72) / ph, line,
                      fontsize=7.0, color="#444444", va="bottom", ha="left")
@@ -207,23 +246,28 @@ def _mode_stamp(results: Results, size: tuple[float, float]) -> bytes:
 
 
 def _finish(pdf: bytes, results: Results, *, annex: bytes | None = None,
-            stamp: bool = False) -> bytes:
-    """Append the annex, stamp the mode, and record mode and provenance in the PDF info."""
+            stamp: str | None = None, mode: str | None = None) -> bytes:
+    """Append the annex, stamp a mode line, and record mode and provenance in the PDF info.
+
+    *mode* overrides the results file's mode in the document information (the leaflet
+    always follows the public rules).
+    """
+    mode = mode or results.mode
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    if stamp:
+    if stamp is not None:
         page = writer.pages[0]
         size = (float(page.mediabox.width) / 72, float(page.mediabox.height) / 72)
-        page.merge_page(PdfReader(io.BytesIO(_mode_stamp(results, size))).pages[0])
+        page.merge_page(PdfReader(io.BytesIO(_mode_stamp(stamp, size))).pages[0])
     if annex is not None:
         for page in PdfReader(io.BytesIO(annex)).pages:
             writer.add_page(page)
     info = dict(writer.metadata or {})
     keywords = str(info.get("/Keywords") or "")
     writer.add_metadata({
-        "/Keywords": f"{keywords}; output mode: {results.mode}".lstrip("; "),
-        "/OutputMode": results.mode,
+        "/Keywords": f"{keywords}; output mode: {mode}".lstrip("; "),
+        "/OutputMode": mode,
         "/Provenance": provenance_summary(results),
-        "/Attribution": results.attribution(),
+        "/Attribution": join_attributions(results.provenance.get("attribution", [])),
     })
     out = io.BytesIO()
     writer.write(out)
@@ -257,12 +301,15 @@ def map_pdf_bytes(results: Results, *, group_column: str | None = None,
         Unknown group column or value, or bad paper/orientation.
     """
     options = ReportOptions(paper=paper, orientation=orientation, label_top=label_top)
-    buf = io.BytesIO()
-    render_map_pdf(results, buf, group_column=group_column, group_value=group_value,
-                   options=options, progress=progress, generated=generated)
     ctx = report_context(results, generated=generated)
-    return _finish(buf.getvalue(), results,
-                   annex=sources_annex_pdf(results, options=options, ctx=ctx))
+    extra = annex_page_count(results, options=options, ctx=ctx)
+    buf = io.BytesIO()
+    summary = render_map_pdf(results, buf, group_column=group_column, group_value=group_value,
+                             options=options, progress=progress, generated=generated,
+                             extra_pages=extra)
+    return _finish(buf.getvalue(), results, annex=sources_annex_pdf(
+        results, options=options, ctx=ctx, first_page=summary.pages + 1,
+        total_pages=summary.pages + extra))
 
 
 def atlas_pdf_bytes(results: Results, *, by: str, paper: str = "A4",
@@ -277,17 +324,24 @@ def atlas_pdf_bytes(results: Results, *, by: str, paper: str = "A4",
         *by* is not a group column of the results.
     """
     options = ReportOptions(paper=paper, orientation=orientation, label_top=label_top)
-    buf = io.BytesIO()
-    render_atlas_pdf(results, buf, by=by, options=options, progress=progress,
-                     generated=generated)
     ctx = report_context(results, generated=generated)
-    return _finish(buf.getvalue(), results,
-                   annex=sources_annex_pdf(results, options=options, ctx=ctx))
+    extra = annex_page_count(results, options=options, ctx=ctx)
+    buf = io.BytesIO()
+    summary = render_atlas_pdf(results, buf, by=by, options=options, progress=progress,
+                               generated=generated, extra_pages=extra)
+    return _finish(buf.getvalue(), results, annex=sources_annex_pdf(
+        results, options=options, ctx=ctx, first_page=summary.pages + 1,
+        total_pages=summary.pages + extra))
 
 
 def explainer_pdf_bytes(results: Results, *, area_id: str, contact: str,
                         generated: datetime | None = None) -> bytes:
     """The one-page leaflet for residents of one area as PDF bytes (mode stamped at the foot).
+
+    A leaflet is left with the public, so it follows the public rules whatever the mode of
+    the results file: bands and ranks only, no count or rate from real incidents (see
+    :func:`report.explainer.explainer_text`), and its mode line and document information
+    say so.
 
     Raises
     ------
@@ -296,4 +350,4 @@ def explainer_pdf_bytes(results: Results, *, area_id: str, contact: str,
     """
     buf = io.BytesIO()
     render_explainer_pdf(results, buf, area_id=area_id, contact=contact, generated=generated)
-    return _finish(buf.getvalue(), results, stamp=True)
+    return _finish(buf.getvalue(), results, stamp=LEAFLET_MODE_STATEMENT, mode="public")

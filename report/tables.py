@@ -86,7 +86,7 @@ def list_rows(results: Results, mask: np.ndarray, options: ReportOptions) -> pd.
 
 
 def _columns(options: ReportOptions, group: str | None, have_band_flag: bool,
-             have_expected: bool) -> list[Column]:
+             have_expected: bool, year: str = "") -> list[Column]:
     s = options.scale
     width_pt = (options.page_size[0] - 2 * margin(options)) * 72
     narrow = options.orientation == "portrait"
@@ -102,7 +102,8 @@ def _columns(options: ReportOptions, group: str | None, have_band_flag: bool,
         Column("band", "Band*" if have_band_flag else "Band", 52 * s),
     ]
     if have_expected:
-        cols.insert(-1, Column("expected", "Expected fires next year", 54 * s, "right"))
+        label = f"Expected fires in {year}" if year else "Expected fires next year"
+        cols.insert(-1, Column("expected", label, 54 * s, "right"))
     rest = width_pt - sum(c.width for c in cols)
     cols.append(Column("reasons", "Main reasons", max(rest, 90 * s)))
     return cols
@@ -149,7 +150,7 @@ def plan_list(results: Results, mask: np.ndarray, options: ReportOptions, ctx: R
     group = show_group if show_group and show_group in rows.columns else None
     have_expected = "expected" in rows.columns and bool(
         pd.to_numeric(rows["expected"], errors="coerce").notna().any())
-    columns = _columns(options, group, bool(has_flag), have_expected)
+    columns = _columns(options, group, bool(has_flag), have_expected, ctx.next_year)
     size, line_h, pad = _metrics(options)
 
     def lines(text: str, col: Column, bold: bool = False) -> tuple[str, ...]:
@@ -183,7 +184,8 @@ def plan_list(results: Results, mask: np.ndarray, options: ReportOptions, ctx: R
     note = ("* The band is uncertain: the 90% range of the estimate spans more than one band. "
             if has_flag else "")
     if have_expected:
-        note += ("Expected fires next year is a model estimate for the area as a whole, not a "
+        when = f"in {ctx.next_year}" if ctx.next_year else "next year"
+        note += (f"Expected fires {when} is a model estimate for the area as a whole, not a "
                  "count of past fires.")
     note = note.strip()
     bottom = footer_top(ctx, options) + _note_height(note, options) + 0.08 * options.scale

@@ -7,7 +7,7 @@ match the service-wide rate). The three largest positive contributions become sh
 sentences, for example::
 
     Households renting from a council or housing association 48% (service average 23%)
-    7 fires in the last 5 years (expected 3)
+    7 fires in the last 5 years (typical for this many homes: 3)
 
 :func:`explain_fit` leaves out factors whose effect is not clearly different from none
 (95% interval includes 0). Counts of fires pass through ``count_formatter`` so the disclosure layer can show
@@ -25,7 +25,11 @@ import pandas as pd
 from geo.profile import FeatureSpec
 from risk.model import HISTORY, LAG, FitResult
 
-__all__ = ["contributions", "explain", "explain_fit", "format_value"]
+__all__ = ["TYPICAL", "contributions", "explain", "explain_fit", "format_value"]
+
+#: Words before the number of fires an area with as many households would have had at the
+#: service-wide rate (the history sentence's comparison; not next year's estimate).
+TYPICAL = "typical for this many homes:"
 
 
 def contributions(values: pd.DataFrame, *, coefficients: Mapping[str, float],
@@ -133,7 +137,7 @@ def _sentence(factor: str, area: object, values: pd.DataFrame, means: Mapping[st
             exp_ = round(float(recent_expected[area]))
             if obs > exp_:
                 return (f"{_fires(obs, fmt)} in the last {history_years} years "
-                        f"(expected {exp_})")
+                        f"({TYPICAL} {exp_})")
         # The history term also weighs earlier years; say so when the recent count alone
         # would not show why.
         ratio = math.exp(float(values.at[area, factor]))

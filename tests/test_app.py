@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from geo.results import Results, read_results, write_results
-from ui.exports import BASE_COLUMNS, targets_csv, targets_table
+from ui.exports import BASE_COLUMNS, RATE, targets_csv, targets_table
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -242,9 +242,9 @@ def test_observed_layer_shows_suppressed_counts_as_their_own_class(sample_result
     at.sidebar.radio(key="map_layer").set_value("observed").run()
     assert not at.exception
     legend = " ".join(m.value for m in at.markdown)
-    assert "1–4 (suppressed)" in legend
+    assert "1–4 (exact number hidden)" in legend
     suppressed = int((results.areas["obs_recent"].astype(str) == "<5").sum())
-    assert re.search(rf"1–4 \(suppressed\).*?{suppressed:,} area", legend)
+    assert re.search(rf"1–4 \(exact number hidden\).*?{suppressed:,} area", legend)
 
 
 def test_evaluation_page_without_and_with_a_backtest(results, group, tmp_path, monkeypatch):
@@ -263,7 +263,7 @@ def test_evaluation_page_without_and_with_a_backtest(results, group, tmp_path, m
     rich = variant(results, tmp_path / "rich.gpkg", lambda t: None,
                    extra={"evaluation": evaluation, "evaluation_curve": curve}, keep=group)
     at = start(rich, monkeypatch, page="ui/page_evaluation.py")
-    assert any("reached areas where 30% of the next year" in s.value
+    assert any("reached areas where 30% of the following year" in s.value
                and "20% using last year" in s.value for s in at.success)
     assert at.get("vega_lite_chart"), "the capture curve is not drawn"
     summary = at.dataframe[0].value
@@ -325,9 +325,9 @@ def test_public_results_without_counts_or_rates(results):
 
 
 @pytest.mark.parametrize(("threshold", "labels"), [
-    (5, ["0", "1–4 (suppressed)", "5–9", "10–14", "15–19", "20 or more"]),
-    (10, ["0", "1–9 (suppressed)", "10–14", "15–19", "20 or more"]),
-    (3, ["0", "1–2 (suppressed)", "3–9", "10–14", "15–19", "20 or more"]),
+    (5, ["0", "1–4 (exact number hidden)", "5–9", "10–14", "15–19", "20 or more"]),
+    (10, ["0", "1–9 (exact number hidden)", "10–14", "15–19", "20 or more"]),
+    (3, ["0", "1–2 (exact number hidden)", "3–9", "10–14", "15–19", "20 or more"]),
 ])
 def test_observed_classes_follow_the_threshold(threshold, labels):
     from ui.mapview import observed_classes
@@ -352,3 +352,120 @@ def test_vendor_assets_are_copied_once_and_served_under_the_base_path(tmp_path):
     assert [p.stat().st_mtime_ns for p in copied] == stamps  # identical files are left alone
     assert static_url("vendor/leaflet/leaflet.js") == "/app/static/vendor/leaflet/leaflet.js"
     assert static_url("vendor/x.css", base_url_path="/atlas/") == "/atlas/app/static/vendor/x.css"
+
+
+# --------------------------------------------------------------------- usability trial fixes
+
+
+def legend_of(at: AppTest) -> str:
+    """The map legend's HTML (the markdown holding the legend title)."""
+    return next(m.value for m in at.markdown if "<strong>" in m.value)
+
+
+def test_list_shows_the_rate_it_is_ranked_by_next_to_the_rank(sample_results, results, group,
+                                                               monkeypatch):
+    at = start(sample_results, monkeypatch, page="ui/page_list.py")
+    table = at.dataframe[0].value
+    assert list(table.columns[:2]) == ["Rank", RATE]
+    truth = results.targets.set_index("area_id")["risk_per_1000"]
+    assert np.allclose(table[RATE], truth.reindex(table["Code"]).to_numpy())
+    # ranked by this figure: it never goes up down the list
+    assert table[RATE].is_monotonic_decreasing
+    captions = " ".join(c.value for c in at.caption)
+    assert f"ranked by “{RATE}”" in captions
+    column, value = group
+    at.sidebar.selectbox(key="group_value").set_value(value).run()
+    table = at.dataframe[0].value
+    assert list(table.columns[:3]) == ["Rank", f"Rank in {column}", RATE]
+    assert table[RATE].is_monotonic_decreasing
+
+
+def test_observed_layer_labels_withheld_totals_plainly(results, tmp_path, monkeypatch):
+    column = results.group_columns[0]
+    withheld = results.areas["obs_recent"].astype(str) == "[c]"
+    home = str(results.areas.loc[withheld, column].value_counts().index[0])
+    in_home = results.areas[column].astype(str) == home
+    lost = str(results.areas.loc[in_home & ~withheld, "area_id"].iloc[0])
+
+    def lose_one(table: pd.DataFrame) -> None:  # one genuinely missing total
+        table.loc[table["area_id"] == lost, "obs_recent"] = None
+
+    path = variant(results, tmp_path / "missing.gpkg", lose_one, keep=(column, home))
+    n_hidden = int((withheld & in_home).sum())
+    at = start(path, monkeypatch)
+    at.sidebar.radio(key="map_layer").set_value("observed").run()
+    assert not at.exception
+    legend = re.sub(r"<[^>]+>", " ", legend_of(at))
+    assert re.search(rf"Hidden to protect privacy \(small numbers\)\s+{n_hidden:,} area",
+                     legend), legend
+    assert re.search(r"No data\s+1 area\b", legend), legend  # only the missing one
+    # the tooltip: the map script swaps the stored marker for the table's text
+    script = map_args(at)["feature_group"]
+    match = re.search(r"FireRiskMap\.render\([^,]+, (?=\{)", script)
+    assert match
+    table, _ = json.JSONDecoder().raw_decode(script, match.end())
+    shown = table["vtext"]["o"]
+    features = {f["id"]: f for f in map_features(at)}
+    hidden_ids = results.areas.loc[withheld & in_home, "area_id"]
+    for area in hidden_ids:
+        value = features[area]["properties"]["o"]
+        assert shown[value] == "hidden (small numbers)"
+        assert features[area]["fill"] != table["colours"][0]  # not the "no data" grey
+    assert features[lost]["properties"]["o"] == "no data"
+    assert features[lost]["fill"] == table["colours"][0]
+    assert all("<" not in k + v and ">" not in k + v for k, v in shown.items())
+
+
+def test_the_app_names_the_forecast_year(sample_results, results, monkeypatch):
+    year = int(results.run["years"]["next_year"])
+    at = start(sample_results, monkeypatch)
+    notes = " ".join(c.value for c in at.caption)
+    assert f"households in {year}" in notes
+    assert "next year" not in notes
+    script = map_args(at)["feature_group"]
+    assert f"Expected fires in {year} (90% range)" in script
+    assert "next year" not in script
+    at.switch_page("ui/page_list.py").run()
+    captions = " ".join(c.value for c in at.caption)
+    assert f"expects in the area in {year}" in captions
+    assert "next year" not in captions
+    at.switch_page("ui/page_data.py").run()
+    text = " ".join(m.value for m in at.markdown)
+    assert f"how many dwelling fires to expect in {year}" in text
+    assert "next year" not in text
+
+
+def test_evaluation_page_says_it_covers_the_whole_service_area(sample_results, results,
+                                                                group, monkeypatch):
+    at = start(sample_results, monkeypatch, page="ui/page_evaluation.py")
+    assert "whole service area" in at.info[0].value
+    assert f"{len(results.areas):,} areas" in at.info[0].value
+    column, value = group
+    at.sidebar.selectbox(key="group_value").set_value(value).run()
+    assert not at.exception
+    top = at.info[0].value
+    assert "whole service area" in top
+    assert value in top
+    assert f"The {column} picked in the sidebar" in top
+    assert "does not change anything on this page" in top
+
+
+def test_band_legend_gives_the_rate_range_of_each_band(sample_results, results, monkeypatch):
+    at = start(sample_results, monkeypatch)
+    legend = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", legend_of(at)))
+    year = int(results.run["years"]["next_year"])
+    assert f"Expected fires per 1,000 households in {year}" in legend
+
+    def limit(v: float) -> str:  # as the PDF legend prints them
+        return f"{v:.2f}" if abs(v) < 1 else f"{v:.1f}"
+
+    for row in results.band_breaks.itertuples():
+        assert f"{row.label} {limit(row.lower)}–{limit(row.upper)} " in legend, row.label
+    # another scheme: the ranges follow its own breaks
+    at.sidebar.selectbox(key="band_scheme").set_value("equal_interval").run()
+    legend = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", legend_of(at)))
+    rates = results.areas["risk_per_1000"].astype(float)
+    step = (rates.max() - rates.min()) / len(results.band_breaks)
+    top = results.band_labels[-1]
+    assert f"{top} {limit(rates.min() + (len(results.band_breaks) - 1) * step)}–" \
+        f"{limit(rates.max())} " in legend

@@ -14,6 +14,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from pypdf import PdfReader
@@ -21,7 +22,9 @@ from streamlit.testing.v1 import AppTest
 
 from geo.errors import ReportRequestError
 from geo.results import Results, read_results, write_results
+from report.explainer import LEAFLET_MODE_STATEMENT
 from ui.downloads import atlas_pdf_bytes, explainer_pdf_bytes, map_pdf_bytes, mode_statement
+from ui.exports import CHANCE, RATE, targets_csv, targets_table
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -150,10 +153,11 @@ def test_leaflet_is_one_page_with_area_contact_mode_and_attribution(results):
     text = pages[0]
     assert str(row["area_name"]) in text
     assert contact in text
-    assert mode_statement(results) in text  # the stamp at the foot of the page
-    assert "Output mode: internal" in text
+    # Left with residents, the leaflet follows the public rules even from an internal file.
+    assert flat(LEAFLET_MODE_STATEMENT) in flat(text)
+    assert "Output mode: public" in text
     assert flat(results.attribution())[:60] in text
-    assert meta(reader)["/OutputMode"] == "internal"
+    assert meta(reader)["/OutputMode"] == "public"
 
 
 def test_the_mode_stated_follows_the_results_file(results):
@@ -305,7 +309,7 @@ def test_evaluation_page_shows_all_six_rankings_and_the_model(sample_results, re
     assert model["Times random (top 10%)"] == f"{ev.at['model', 'pai_10']:.2f}×"
     assert table.iloc[4]["Forecast error (lower is better)"] == "not a forecast"  # IMD
     headline = " ".join(s.value for s in at.success)
-    assert f"where {100 * ev.at['model', 'capture_10']:.0f}% of the next year" in headline
+    assert f"where {100 * ev.at['model', 'capture_10']:.0f}% of the following year" in headline
     assert f"{100 * ev.at['last_year', 'capture_10']:.0f}% using last year" in headline
     assert f"{100 * ev.at['imd', 'capture_10']:.0f}% using deprivation alone" in headline
     assert at.get("vega_lite_chart"), "the capture curve is not drawn"
@@ -341,3 +345,74 @@ def test_factor_sentences_quote_steps_people_can_picture(results):
                               "effect)")
     assert said[3].startswith("An area whose own past fire rate was twice the service "
                               "average: 25% more fires expected")
+
+
+# --------------------------------------------------------------------------- the list's CSV
+
+
+def csv_rows(data: bytes) -> tuple[list[str], pd.DataFrame]:
+    """The comment lines and the table of a list CSV, every cell read as text."""
+    text = data.decode("utf-8-sig")
+    comments = [line for line in text.splitlines() if line.startswith("#")]
+    return comments, pd.read_csv(io.StringIO(text), comment="#", dtype=str,
+                                 keep_default_na=False)
+
+
+def test_list_csv_shows_the_rate_whole_households_and_percentages(results):
+    column = results.group_columns[0]
+    value = str(results.targets.sort_values("rank")[column].iloc[0])
+    comments, table = csv_rows(targets_csv(results, group=column, value=value))
+    assert list(table.columns[:3]) == ["Rank", f"Rank in {column}", RATE]
+    truth = results.targets.set_index("area_id")
+    rows = truth.loc[table["Code"]]
+    assert np.allclose(table[RATE].astype(float), rows["risk_per_1000"].astype(float))
+    assert any(f"ranked by {RATE.lower()}" in line for line in comments)
+    # households are whole numbers: "544", never "544.0"
+    assert table["Households"].str.fullmatch(r"\d+").all(), table["Households"].head()
+    assert list(table["Households"].astype(int)) == [round(h) for h in rows["households"]]
+    # the chance carries its unit: "64%"
+    assert table[CHANCE].str.fullmatch(r"\d{1,3}%").all(), table[CHANCE].head()
+    assert list(table[CHANCE]) == [f"{round(100 * p)}%" for p in rows["p_top10"]]
+
+
+@pytest.mark.parametrize("how", ["no column", "empty column"])
+def test_list_without_rates_leaves_the_rate_out(results, how):
+    def strip(table: pd.DataFrame) -> pd.DataFrame:
+        if how == "no column":
+            return table.drop(columns="risk_per_1000")
+        return table.assign(risk_per_1000=np.nan)
+
+    public = replace(results, areas=strip(results.areas), targets=strip(results.targets))
+    table = targets_table(public)
+    assert RATE not in table.columns
+    assert list(table["Code"]) == list(results.targets.sort_values("rank")["area_id"])
+    _comments, back = csv_rows(targets_csv(public))
+    assert RATE not in back.columns
+    assert back["Households"].str.fullmatch(r"\d+").all()
+
+
+def test_list_takes_the_rate_from_the_areas_layer_if_the_targets_lack_it(results):
+    slim = replace(results, targets=results.targets.drop(columns="risk_per_1000"))
+    table = targets_table(slim)
+    rates = results.areas.set_index("area_id")["risk_per_1000"].reindex(table["Code"])
+    assert np.allclose(table[RATE], rates.to_numpy())
+
+
+def test_list_csv_names_the_forecast_year_of_the_file(results):
+    from ui.text import forecast_year, in_forecast_year
+
+    assert forecast_year(results) == int(results.run["years"]["next_year"])
+    later = replace(results, run={**results.run,
+                                  "years": {**results.run["years"], "next_year": 2031}})
+    comments, _ = csv_rows(targets_csv(later))
+    text = " ".join(comments)
+    assert "dwelling fires in 2031" in text
+    assert "estimate for 2031" in text
+    assert "next year" not in text
+    # no years section: the model's target year; neither: plain "next year"
+    model_only = replace(results, run={k: v for k, v in results.run.items() if k != "years"})
+    assert forecast_year(model_only) == int(results.run["model"]["target_year"])
+    bare = replace(results, run={k: v for k, v in results.run.items()
+                                 if k not in ("years", "model")})
+    assert forecast_year(bare) is None
+    assert in_forecast_year(bare) == "next year"

@@ -51,7 +51,7 @@ def test_three_area_sentences() -> None:
     assert out.columns.tolist() == ["reason_1", "reason_2", "reason_3"]
     # A: history (0.55) > social (0.25) > imd (0.2); flats is negative and left out.
     assert out.loc["A"].tolist() == [
-        "7 fires in the last 5 years (expected 3)",
+        "7 fires in the last 5 years (typical for this many homes: 3)",
         "Social renting 48% (service average 23%)",
         "Deprivation score 30.0 (service average 20.0)",
     ]
@@ -68,13 +68,13 @@ def test_counts_go_through_the_formatter() -> None:
     out = explain(values, coefficients=COEFS, means=MEANS, features=FEATURES,
                   recent_observed=observed, recent_expected=EXPECTED,
                   count_formatter=_small)
-    assert out.loc["A", "reason_1"] == "<5 fires in the last 5 years (expected 3)"
+    assert out.loc["A", "reason_1"] == "<5 fires in the last 5 years (typical for this many homes: 3)"
     observed["A"] = 1
     expected = EXPECTED.copy()
     expected["A"] = 0.3
     out = explain(values, coefficients=COEFS, means=MEANS, features=FEATURES,
                   recent_observed=observed, recent_expected=expected)
-    assert out.loc["A", "reason_1"] == "1 fire in the last 5 years (expected 0)"
+    assert out.loc["A", "reason_1"] == "1 fire in the last 5 years (typical for this many homes: 0)"
     # If the recent count is not above expected, the sentence speaks of past years.
     observed["A"] = 2
     out = explain(values, coefficients=COEFS, means=MEANS, features=FEATURES,

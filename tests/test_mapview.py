@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,87 @@ def test_style_table_holds_classes_but_no_geometry(results):
                                bounds=((0, 0), (1, 1)))
     assert "bnd" not in once
     assert _decode(once["cls"]) == banding.band_index.reindex(ids).tolist()
+
+
+def test_observed_layer_keeps_hidden_totals_apart_from_missing_ones(results):
+    cells = ["[c]", "<5", None, "7", "0", "[c]"]
+    areas = results.areas.iloc[:6].copy()
+    areas["obs_recent"] = cells
+    small = replace(results, areas=areas)
+    banding = published_banding(areas, results.band_breaks)
+    style = mapview.layer_style(small, "observed", banding=banding)
+    labels = list(style.labels)
+    assert labels[-1] == mapview.HIDDEN_LABEL
+    assert style.special == 1
+    hidden = len(labels)
+    assert style.classes.tolist() == [hidden, labels.index("1–4 (exact number hidden)") + 1, 0,
+                                      labels.index("5–9") + 1, labels.index("0") + 1, hidden]
+    assert style.colours[-1] == mapview.HIDDEN_COLOUR != mapview.NO_DATA_COLOUR
+    # tooltip text for the stored (escaped) markers; plain values and missing ones untouched
+    assert dict(style.display) == {"[c]": "hidden (small numbers)",
+                                   "&lt;5": "1 to 4 (exact number hidden)"}
+    assert style.values.tolist() == ["hidden (small numbers)", "1 to 4 (exact number hidden)",
+                                     "no data", "7", "0", "hidden (small numbers)"]
+    props = mapview.area_properties(areas.drop(columns="geometry"))
+    table = mapview.style_table(style, banding, area_ids=areas["area_id"].tolist(),
+                                fields=mapview.tooltip_fields(areas.columns, style),
+                                view="all", bounds=((0, 0), (1, 1)))
+    # what the map script shows: the table's text where it has one, else the stored value
+    shown = [table["vtext"]["o"].get(p["o"], p["o"]) for p in props]
+    assert shown == style.values.tolist()
+    legend = mapview.legend_html(style, style.classes.value_counts().to_dict())
+    # the scale from the top, then the hidden totals, then "No data" last
+    at = [legend.index(f">{name}<") for name in ("20 or more", "0", mapview.HIDDEN_LABEL,
+                                                   "No data")]
+    assert at == sorted(at)
+    legend = re.sub(r"<[^>]+>", "|", legend)
+    assert re.search(r"Hidden to protect privacy \(small numbers\)\|+2 areas", legend)
+    assert re.search(r"No data\|+1 area\|", legend)
+    # nothing hidden: no hidden row; markers from a file are escaped in the tooltip text
+    plain = replace(results, areas=areas.assign(obs_recent=["1", "<b>", "2", "3", "4", "5"]))
+    style = mapview.layer_style(plain, "observed", banding=banding)
+    assert mapview.HIDDEN_LABEL not in mapview.legend_html(
+        style, style.classes.value_counts().to_dict())
+    odd = replace(results, areas=areas.assign(obs_recent=["[<i>c</i>]"] * 6))
+    display = mapview.layer_style(odd, "observed", banding=banding).display
+    assert display == {"[&lt;i&gt;c&lt;/i&gt;]": "hidden (small numbers)"}
+
+
+def test_band_legend_ranges_follow_the_band_limits(results):
+    banding = Banding(scheme="test", band_index=pd.Series([1, 2, 2], index=["a", "b", "c"]),
+                      labels=("Low", "High"), upper=(0.95, 5.64), lower=(0.5, 0.95))
+    assert mapview.band_ranges(banding) == ("0.50–0.95", "0.95–5.6")
+    areas = results.areas.iloc[:3].assign(area_id=["a", "b", "c"])
+    style = mapview.layer_style(replace(results, areas=areas), "band", banding=banding)
+    legend = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", mapview.legend_html(
+        style, {1: 1, 2: 2})))
+    year = int(results.run["years"]["next_year"])
+    assert f"Expected fires per 1,000 households in {year}" in legend
+    assert re.search(r"High 0\.95–5\.6 2 areas Low 0\.50–0\.95 1 area", legend), legend
+    # public results hide the limits: labels only, and no line on what the ranges measure
+    hidden = replace(banding, upper=(np.nan, np.nan), lower=(np.nan, np.nan))
+    assert mapview.band_ranges(hidden) == ()
+    style = mapview.layer_style(replace(results, areas=areas), "band", banding=hidden)
+    legend = mapview.legend_html(style, {1: 1, 2: 2})
+    assert "per 1,000" not in legend
+    assert "–" not in legend
+
+
+def test_tooltip_labels_name_the_forecast_year(results):
+    band = mapview.layer_style(results, "band", banding=published_banding(
+        results.areas, results.band_breaks))
+    labels = dict(mapview.tooltip_fields(results.areas.columns, band, year=2031))
+    assert labels["e"] == "Expected fires in 2031 (90% range)"
+    assert dict(mapview.tooltip_fields(results.areas.columns, band))["e"] == \
+        "Expected fires next year (90% range)"
+    summary = mapview.group_summary(results.areas, results.group_columns[0])
+    assert dict(mapview.group_fields(summary, group_label="borough", year=2031))["e"] == \
+        "Expected fires in 2031 (all its areas)"
+    _, fields, aliases = mapview.tooltip_properties(
+        results.areas.drop(columns="geometry").iloc[:2], style=band,
+        banding=published_banding(results.areas, results.band_breaks), group_column=None,
+        year=2031)
+    assert aliases[fields.index("e")] == "Expected fires in 2031 (90% range)"
 
 
 def test_area_document_is_geojson_with_outlines():

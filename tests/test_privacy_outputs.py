@@ -62,7 +62,8 @@ INCIDENT_WORDS = {"x", "y", "easting", "northing", "lat", "lon", "lng", "latitud
                   "date", "datetime", "time", "timestamp", "address", "postcode", "uprn",
                   "rounded"}
 HISTORY_SENTENCE = re.compile(
-    r"^(?P<n>\S+) fires? in the last (?P<k>\d+) years \(expected (?P<e>\d+)\)$")
+    r"^(?P<n>\S+) fires? in the last (?P<k>\d+) years \(typical for this many homes: "
+    r"(?P<e>\d+)\)$")
 FIRE_COUNT = re.compile(r"(?<![<\w.,])(\d[\d,]*)\s+(?:dwelling\s+)?(?:fires?|incidents?)\b",
                         re.IGNORECASE)
 
@@ -331,7 +332,7 @@ def history_bounds(areas: pd.DataFrame, *, t: int, history_years: int
                    ) -> tuple[dict[str, int], list[str]]:
     """Lower bounds on ``obs_recent`` that the history sentences add, and their problems.
 
-    A sentence "N fires in the last k years (expected E)" is written only when the area's
+    A sentence "N fires in the last k years (typical for this many homes: E)" is written only when the area's
     count is above E, so a reader learns ``obs_recent >= E + 1``.
     """
     lower: dict[str, int] = {}
@@ -671,11 +672,12 @@ def output_problems(built: Built, *, atlas: bool = False) -> list[str]:
             problems.append("public results have a group_counts layer")
         if layers["band_breaks"][["lower", "upper"]].notna().to_numpy().any():
             problems.append("public band_breaks publish rate values")
-        for col in ("Expected incidents", "90% range", "Chance in top 10%"):
+        for col in ("Expected incidents", "Expected fires per 1,000 households", "90% range",
+                    "Chance in top 10%"):
             if col in csv.columns:
                 problems.append(f"public CSV has the column {col!r}")
         for name, text in texts.items():
-            if re.search(r"\(expected \d", text):
+            if re.search(r"\((expected|typical for this many homes:) \d", text):
                 problems.append(f"public {name} says how many fires were expected")
         reasons = pd.concat([areas[c] for c in ("reason_1", "reason_2", "reason_3")])
         numbered = [r for r in reasons if isinstance(r, str) and "fire" in r.lower()
@@ -768,7 +770,7 @@ LEAK_CASE = grid_from_rows(
                 644, 404, 385, 584, 308], threshold=5, seed=3)
 
 #: The sentences' bounds also travel through the tables (t = 4): "Some fires in the last 3
-#: years (expected 11)" tells a reader that A13's withheld total is at least 12; with the
+#: years (typical for this many homes: 11)" tells a reader that A13's withheld total is at least 12; with the
 #: published totals of Group 2 that leaves exactly one table for areas A10 and A15, whose
 #: own sentences say nothing.
 CHAIN_CASE = Grid(

@@ -17,10 +17,13 @@ from geo.checksum import file_sha256
 from geo.results import Results
 from report.sources import provenance_summary
 from ui.bands import AS_PUBLISHED, Banding
+from ui.text import in_forecast_year
 
 __all__ = [
     "BASE_COLUMNS",
+    "CHANCE",
     "DROP_REASONS",
+    "RATE",
     "accounting_table",
     "data_summary_text",
     "find_run_value",
@@ -35,9 +38,13 @@ __all__ = [
     "years_summary",
 ]
 
+#: The figure the list is ordered by (``risk_per_1000``), as its column is headed.
+RATE = "Expected fires per 1,000 households"
+#: The chance of being among the top 10% of areas (a percentage, 0-100).
+CHANCE = "Chance in top 10%"
 #: Columns of the target list, in order (the group column, e.g. "Borough", follows "Code").
-BASE_COLUMNS = ("Rank", "Area", "Code", "Households", "Expected incidents", "90% range",
-                "Chance in top 10%", "Band", "Reasons")
+BASE_COLUMNS = ("Rank", RATE, "Area", "Code", "Households", "Expected incidents", "90% range",
+                CHANCE, "Band", "Reasons")
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -76,9 +83,11 @@ def targets_table(
     -------
     DataFrame
         Columns :data:`BASE_COLUMNS` with the group column after ``Code``, plus ``Rank in
-        <group>`` when filtered, ``Band uncertain`` and ``Model note`` when the file has them.
-        ``Chance in top 10%`` is a percentage (0-100). Columns whose source a public results
-        file lacks (expected counts, intervals, chances) are left out.
+        <group>`` (after ``Rank``) when filtered, ``Band uncertain`` and ``Model note`` when
+        the file has them. :data:`RATE` (the figure the rank follows) comes right after the
+        rank. ``Households`` are whole numbers; ``Chance in top 10%`` is a whole percentage
+        (0-100). Columns whose source a public results file lacks or leaves empty (rates,
+        expected counts, intervals, chances) are left out.
     """
     t = results.targets
     if group is not None and value is not None:
@@ -105,14 +114,17 @@ def targets_table(
         out[_group_label(g)] = t[g].astype(str).to_numpy()
     if group is not None and value is not None:
         out.insert(1, f"Rank in {_group_label(group).lower()}", np.arange(1, len(t) + 1))
-    out["Households"] = t["households"].to_numpy()
+    rates = _rates(results, t)
+    if rates is not None:
+        out.insert(2 if group is not None and value is not None else 1, RATE, rates)
+    out["Households"] = _whole(t["households"])
     if "expected" in t.columns:  # public output holds no counts or rates
         out["Expected incidents"] = t["expected"].astype(float).round(2).to_numpy()
     if {"pi_low", "pi_high"} <= set(t.columns):
         out["90% range"] = [f"{int(lo)}–{int(hi)}" if pd.notna(lo) and pd.notna(hi) else ""
                             for lo, hi in zip(t["pi_low"], t["pi_high"], strict=True)]
     if "p_top10" in t.columns:
-        out["Chance in top 10%"] = (100 * t["p_top10"].astype(float)).round(0).to_numpy()
+        out[CHANCE] = _whole(100 * pd.to_numeric(t["p_top10"], errors="coerce"))
     out["Band"] = np.asarray(band, dtype=object)
     if "uncertain_band" in t.columns and (banding is None or banding.scheme == AS_PUBLISHED):
         out["Band uncertain"] = np.where(t["uncertain_band"].fillna(False).astype(bool),
@@ -121,6 +133,28 @@ def targets_table(
     if "model_note" in t.columns and t["model_note"].fillna("").astype(str).str.strip().any():
         out["Model note"] = t["model_note"].fillna("").astype(str).to_numpy()
     return out.reset_index(drop=True)
+
+
+def _whole(values: pd.Series) -> Any:
+    """Numbers rounded to whole numbers (nullable integers: a missing value stays empty)."""
+    return pd.to_numeric(values, errors="coerce").round(0).astype("Int64").array
+
+
+def _rates(results: Results, t: pd.DataFrame) -> np.ndarray | None:
+    """Expected fires per 1,000 households of the rows of *t* (the targets layer, else the
+    areas layer by ``area_id``); None when the file holds no rate (public output)."""
+    if "risk_per_1000" in t.columns:
+        rates = pd.to_numeric(t["risk_per_1000"], errors="coerce")
+    elif "risk_per_1000" in results.areas.columns:
+        by_id = pd.Series(pd.to_numeric(results.areas["risk_per_1000"], errors="coerce")
+                          .to_numpy(), index=results.areas["area_id"].astype(str).to_numpy())
+        by_id = by_id[~by_id.index.duplicated()]
+        rates = pd.Series(by_id.reindex(t["area_id"].astype(str)).to_numpy(), index=t.index)
+    else:
+        return None
+    if not rates.notna().any():
+        return None
+    return rates.astype(float).round(2).to_numpy()
 
 
 def _csv_bytes(comment_lines: list[str], table: pd.DataFrame) -> bytes:
@@ -155,10 +189,14 @@ def targets_csv(
     """The target list as UTF-8 CSV (with BOM, for spreadsheets) after ``#`` comment lines.
 
     The comment lines give the selection, the attribution, the output mode with the
-    small-number threshold, the band scheme and a one-line provenance summary. Read it back
-    with ``pandas.read_csv(buf, comment="#", encoding="utf-8-sig")``.
+    small-number threshold, what the rank follows, the band scheme with the forecast year and
+    a one-line provenance summary. Households are whole numbers and the chance of being in
+    the top 10% is written with its unit (``64%``). Read it back with
+    ``pandas.read_csv(buf, comment="#", encoding="utf-8-sig")``.
     """
     table = targets_table(results, group=group, value=value, banding=banding)
+    if CHANCE in table.columns:  # "64%", not a bare 64: spreadsheets read it as a percentage
+        table[CHANCE] = [f"{int(v)}%" if pd.notna(v) else "" for v in table[CHANCE]]
     where = "all areas" if group is None or value is None else f"{group} {value}"
     name = results.run.get("profile", {}).get("name", "")
     t = results.threshold
@@ -170,8 +208,14 @@ def targets_csv(
         _comment(f"Attribution: {results.attribution()}"),
         _comment(f"Output mode: {mode}. Counts from 1 to {t - 1} are shown as '<{t}' "
                  f"(small-number threshold {t})."),
-        _comment(f"Bands: {scheme}. Expected incidents are for the next year; the 90% range "
-                 "is where the count is expected to fall 9 years in 10."),
+        _comment(f"Areas are ranked by {RATE.lower()} (the model's estimate "
+                 f"{in_forecast_year(results, preposition='for')}), highest first."
+                 if RATE in table.columns else
+                 f"Areas are ranked by {RATE.lower()} (left out of {results.mode} output)."),
+        _comment(f"Bands: {scheme}. Expected incidents are dwelling fires "
+                 f"{in_forecast_year(results)}; the 90% range is where the count is "
+                 "expected to fall 9 years in 10." if "Expected incidents" in table.columns
+                 else f"Bands: {scheme}."),
         _comment(f"Inputs: {provenance_summary(results)}"),
     ]
     generated = find_run_value(results, "generated_at")

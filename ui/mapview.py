@@ -27,7 +27,7 @@ import html
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import folium
@@ -42,12 +42,16 @@ from matplotlib.colors import to_hex
 
 from geo.results import Results
 from ui.bands import AS_PUBLISHED, Banding
+from ui.text import in_forecast_year
 
 __all__ = [
     "AREA_MAP_JS",
     "BACKGROUND",
     "DETAIL_ZOOM",
     "FORMAT_VERSION",
+    "HIDDEN_COLOUR",
+    "HIDDEN_LABEL",
+    "HIDDEN_TEXT",
     "LAYERS",
     "MAX_DETAIL_AREAS",
     "NO_DATA_COLOUR",
@@ -62,6 +66,7 @@ __all__ = [
     "area_properties",
     "available_layers",
     "band_of_rates",
+    "band_ranges",
     "base_map",
     "class_string",
     "group_classes",
@@ -93,6 +98,10 @@ LAYERS: dict[str, str] = {
 
 BACKGROUND = "#eceff1"
 NO_DATA_COLOUR = "#b0b0b0"
+#: Fill, legend label and tooltip text of areas whose recorded count is withheld ("[c]").
+HIDDEN_COLOUR = "#9ecae1"
+HIDDEN_LABEL = "Hidden to protect privacy (small numbers)"
+HIDDEN_TEXT = "hidden (small numbers)"
 BORDER_COLOUR = "#ffffff"
 BORDER_WEIGHT = 0.6
 OUTLINE_COLOUR = "#37474f"
@@ -151,6 +160,16 @@ class LayerStyle:
         Text of the layer's value per ``area_id`` (for the tooltip).
     note : str
         One plain sentence shown under the legend.
+    ranges : tuple of str
+        Range of each class shown after its label in the legend (empty: none).
+    range_note : str
+        What the ranges measure, shown under the legend title.
+    special : int
+        The last *special* classes are not steps of the colour scale (for example counts
+        withheld for privacy): the legend lists them after the scale.
+    display : mapping of str to str
+        Tooltip text (HTML-escaped) replacing a stored layer value (also escaped), for
+        example ``"[c]"`` -> ``"hidden (small numbers)"``; the map script applies it.
     """
 
     key: str
@@ -160,6 +179,10 @@ class LayerStyle:
     colours: tuple[str, ...]
     values: pd.Series
     note: str = ""
+    ranges: tuple[str, ...] = ()
+    range_note: str = ""
+    special: int = 0
+    display: Mapping[str, str] = field(default_factory=dict)
 
     def colour_of(self, class_index: int) -> str:
         """Fill colour of a class (grey for no data)."""
@@ -170,8 +193,46 @@ def _fmt_range(lo: float, hi: float) -> str:
     return f"{lo:,.1f} to {hi:,.1f}"
 
 
+def _fmt_rate(v: float) -> str:
+    """A band limit as the PDF legend prints it (two decimals below 1, else one)."""
+    return f"{v:.2f}" if abs(v) < 1 else f"{v:.1f}"
+
+
+def band_ranges(banding: Banding) -> tuple[str, ...]:
+    """``"1.8–5.6"`` for each band of *banding* (expected fires per 1,000 households); empty
+    when any limit is missing (public results hide them)."""
+    lows, highs = np.asarray(banding.lower, dtype=float), np.asarray(banding.upper, dtype=float)
+    if not len(banding.labels) or len(lows) != len(banding.labels) or \
+            len(highs) != len(banding.labels) or not (np.isfinite(lows).all()
+                                                      and np.isfinite(highs).all()):
+        return ()
+    return tuple(f"{_fmt_rate(lo)}–{_fmt_rate(hi)}" for lo, hi in zip(lows, highs, strict=True))
+
+
+def _is_withheld(text: Any) -> bool:
+    """Whether a count cell is withheld for disclosure control (``"[c]"``)."""
+    return isinstance(text, str) and text.strip().startswith("[")
+
+
+def _observed_display(raw: Iterable[Any]) -> dict[str, str]:
+    """Plain tooltip text (HTML-escaped) for the withheld markers among the stored values:
+    ``"[c]"`` -> :data:`HIDDEN_TEXT`, ``"<5"`` -> ``"1 to 4 (exact number hidden)"``."""
+    out: dict[str, str] = {}
+    for value in raw:
+        if not isinstance(value, str) or _esc(value) in out:
+            continue
+        s = value.strip()
+        if _is_withheld(s):
+            out[_esc(value)] = _esc(HIDDEN_TEXT)
+        elif s.startswith("<") and s[1:].isdigit() and int(s[1:]) >= 2:
+            top = int(s[1:]) - 1
+            out[_esc(value)] = _esc(f"{'1' if top == 1 else f'1 to {top}'} "
+                                    "(exact number hidden)")
+    return out
+
+
 def _observed_count(text: Any) -> float:
-    """Number behind an ``obs_*`` cell: '<5' -> 1 (class 1–4), '' / None -> NaN."""
+    """Number behind an ``obs_*`` cell: '<5' -> 1 (class 1–4), '' / None / '[c]' -> NaN."""
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return np.nan
     s = str(text).strip()
@@ -184,12 +245,13 @@ def _observed_count(text: Any) -> float:
 
 
 def observed_classes(threshold: int) -> list[tuple[str, float, float]]:
-    """Classes (label, low, high) of recorded fires; counts below *threshold* are suppressed
-    in the results file ('<5'), so 1 to threshold-1 is one class of its own."""
+    """Classes (label, low, high) of recorded fires; counts below *threshold* are hidden in
+    the results file ('<5'), so 1 to threshold-1 is one class of its own. (Counts withheld
+    entirely, '[c]', get a class of their own in :func:`layer_style`.)"""
     out: list[tuple[str, float, float]] = [("0", 0, 0)]
     if threshold > 1:
-        out.append((f"1–{threshold - 1} (suppressed)" if threshold > 2 else "1 (suppressed)",
-                    1, threshold - 1))
+        out.append((f"1–{threshold - 1} (exact number hidden)" if threshold > 2
+                    else "1 (exact number hidden)", 1, threshold - 1))
     lows = [threshold, *[b for b in OBSERVED_STEPS if b > threshold]]
     for lo, hi in zip(lows, [*lows[1:], None], strict=True):
         if hi is None:
@@ -245,17 +307,21 @@ def layer_style(results: Results, layer: str, *, banding: Banding,
     """
     areas = results.areas
     ids = areas["area_id"].astype(str).to_numpy()
+    when = in_forecast_year(results)
     if layer == "band":
         classes = banding.band_index.reindex(ids).fillna(0).astype(int)
         labels = banding.labels
         values = banding.label_of().reindex(ids).fillna("")
-        note = ("Bands group areas by expected dwelling fires per 1,000 households next year. "
+        note = (f"Bands group areas by expected dwelling fires per 1,000 households {when}. "
                 "Darker means a higher priority for home fire safety visits.")
         if banding.scheme == AS_PUBLISHED and "uncertain_band" in areas.columns:
             note += (" “Uncertain” in an area's details means the likely range of its risk "
                      "spans three or more bands.")
+        ranges = band_ranges(banding)
         return LayerStyle(layer, "Priority for a home fire safety visit", classes,
-                          tuple(labels), tuple(sequential_colours(len(labels))), values, note)
+                          tuple(labels), tuple(sequential_colours(len(labels))), values, note,
+                          ranges=ranges, range_note=f"Expected fires per 1,000 households "
+                          f"{when}" if ranges else "")
     if layer == "rate":
         if rate_banding is None:
             raise ValueError("the rate layer needs rate_banding")
@@ -265,7 +331,7 @@ def layer_style(results: Results, layer: str, *, banding: Banding,
                                                               rate_banding.upper, strict=True))
         values = pd.Series([f"{v:,.2f}" if np.isfinite(v) else "no data" for v in rates],
                            index=ids)
-        note = "Expected dwelling fires next year for every 1,000 households in the area."
+        note = f"Expected dwelling fires {when} for every 1,000 households in the area."
         return LayerStyle(layer, "Expected fires per 1,000 households", classes, labels,
                           tuple(sequential_colours(len(labels))), values, note)
     if layer == "observed":
@@ -276,15 +342,21 @@ def layer_style(results: Results, layer: str, *, banding: Banding,
         cls = np.zeros(len(counts), dtype=int)
         for i, (_, lo, hi) in enumerate(classes_, start=1):
             cls[(counts >= lo) & (counts <= hi)] = i
+        cls[np.array([_is_withheld(v) for v in raw], dtype=bool)] = len(classes_) + 1
         period = _recent_years_label(results)
-        values = pd.Series([str(v) if isinstance(v, str) and v else "no data" for v in raw],
+        display = _observed_display(raw)
+        values = pd.Series([html.unescape(display.get(_esc(v), _esc(v)))
+                            if isinstance(v, str) and v else "no data" for v in raw],
                            index=ids)
         note = (f"Dwelling fires recorded in {period}. Counts from 1 to "
-                f"{results.threshold - 1} are not shown exactly, to protect privacy.")
-        labels = tuple(label for label, _, _ in classes_)
+                f"{results.threshold - 1} are not shown exactly, to protect privacy; some "
+                "other counts are hidden too, so that a hidden count cannot be worked out "
+                "from the totals.")
+        labels = (*[label for label, _, _ in classes_], HIDDEN_LABEL)
         return LayerStyle(layer, f"Recorded dwelling fires, {period}",
                           pd.Series(cls, index=ids), labels,
-                          tuple(sequential_colours(len(labels))), values, note)
+                          (*sequential_colours(len(classes_)), HIDDEN_COLOUR), values, note,
+                          special=1, display=display)
     if layer == "imd":
         if "imd_decile" not in areas.columns:
             raise ValueError("this results file has no imd_decile column")
@@ -314,14 +386,21 @@ def _text(values: Any, fmt: str = "{}", missing: str = "no data") -> list[str]:
     return out
 
 
+def _expected_label(year: int | None, *, with_range: bool) -> str:
+    """Tooltip label of the expected fires: ``"Expected fires in 2024 (90% range)"``."""
+    when = f"in {year}" if year is not None else "next year"
+    return f"Expected fires {when}" + (" (90% range)" if with_range else "")
+
+
 def tooltip_properties(table: pd.DataFrame, *, style: LayerStyle, banding: Banding,
-                       group_column: str | None) -> tuple[list[dict[str, str]], list[str],
-                                                          list[str]]:
+                       group_column: str | None, year: int | None = None
+                       ) -> tuple[list[dict[str, str]], list[str], list[str]]:
     """Per-area tooltip fields (every value HTML-escaped), with field names and aliases.
 
     Field names are one letter to keep the map payload small (they are repeated in every
     feature); the aliases are what the tooltip shows. Columns a public results file lacks
-    (expected counts, intervals, chances) are left out.
+    (expected counts, intervals, chances) are left out. *year* is the forecast year
+    (``ui.text.forecast_year``) named in the label of the expected fires.
 
     Returns
     -------
@@ -353,9 +432,9 @@ def tooltip_properties(table: pd.DataFrame, *, style: LayerStyle, banding: Bandi
             pi = [f" ({int(lo)} to {int(hi)})" if pd.notna(lo) and pd.notna(hi) else ""
                   for lo, hi in zip(table["pi_low"], table["pi_high"], strict=True)]
             expected = [e + p for e, p in zip(expected, pi, strict=True)]
-            aliases.append("Expected fires next year (90% range)")
+            aliases.append(_expected_label(year, with_range=True))
         else:
-            aliases.append("Expected fires next year")
+            aliases.append(_expected_label(year, with_range=False))
         columns["e"] = expected
     if "p_top10" in cols:
         columns["p"] = _text(100 * table["p_top10"].astype(float), "{:.0f}%")
@@ -484,22 +563,36 @@ def plural(noun: str) -> str:
 def legend_html(style: LayerStyle, counts: Mapping[int, int], *,
                 unit: tuple[str, str] = ("area", "areas")) -> str:
     """Legend as HTML (labels escaped), with the number of areas (or groups: *unit* is the
-    singular and plural noun) shown in each class."""
+    singular and plural noun) shown in each class.
+
+    The colour scale comes first (highest class on top, except deprivation, decile 1 first),
+    each class with its range when *style* has ranges; then the special classes of *style*
+    (such as counts hidden for privacy) and "No data" when any area has them.
+    """
     rows = []
-    entries = [(i, label, style.colours[i - 1]) for i, label in enumerate(style.labels, 1)]
+    n_scale = len(style.labels) - style.special
+    ranges = style.ranges if len(style.ranges) == n_scale else ()
+    scale = [(i, style.labels[i - 1], style.colours[i - 1], ranges[i - 1] if ranges else "")
+             for i in range(1, n_scale + 1)]
+    entries = scale if style.key == "imd" else scale[::-1]
+    entries += [(i, style.labels[i - 1], style.colours[i - 1], "")
+                for i in range(n_scale + 1, len(style.labels) + 1) if counts.get(i, 0)]
     if counts.get(0, 0):
-        entries.append((0, "No data", NO_DATA_COLOUR))
-    for i, label, colour in reversed(entries) if style.key != "imd" else entries:
+        entries.append((0, "No data", NO_DATA_COLOUR, ""))
+    for i, label, colour, span in entries:
         n = int(counts.get(i, 0))
+        extra = f' <span style="color:#555">{html.escape(span)}</span>' if span else ""
         rows.append(
             '<div style="display:flex;align-items:center;gap:8px;margin:2px 0">'
             f'<span style="display:inline-block;width:18px;height:14px;background:{colour};'
-            'border:1px solid #999"></span>'
-            f'<span>{html.escape(label)}</span>'
-            f'<span style="color:#666;margin-left:auto">{n:,} '
+            'border:1px solid #999;flex:none"></span>'
+            f'<span>{html.escape(label)}{extra}</span>'
+            f'<span style="color:#666;margin-left:auto;white-space:nowrap">{n:,} '
             f'{html.escape(unit[0] if n == 1 else unit[1])}</span></div>')
+    sub = (f'<div style="color:#555;font-size:0.8rem">{html.escape(style.range_note)}</div>'
+           if ranges and style.range_note else "")
     return (f'<div style="font-size:0.9rem"><strong>{html.escape(style.title)}</strong>'
-            + "".join(rows) + "</div>")
+            + sub + "".join(rows) + "</div>")
 
 
 # --------------------------------------------------------------------------------------------
@@ -537,7 +630,7 @@ def area_properties(table: pd.DataFrame, *, positions: Sequence[int] | np.ndarra
     They are written once into the static geometry file. Keys are one letter (repeated in
     every feature): ``k`` position of the area in the results file (indexes the style
     table), ``n`` name, ``i`` code, ``g`` group (when *group_column* is given), ``h``
-    households, ``e`` expected fires next year with the 90% range, ``p`` chance of being in
+    households, ``e`` expected fires in the forecast year with the 90% range, ``p`` chance of being in
     the top 10%, ``u`` 1 when the published band is uncertain, and the layer values ``r``
     (rate), ``o`` (recorded fires, recent years) and ``d`` (IMD decile). Columns a public
     results file lacks are left out.
@@ -590,12 +683,13 @@ def area_properties(table: pd.DataFrame, *, positions: Sequence[int] | np.ndarra
 
 
 def tooltip_fields(columns: Iterable[str], style: LayerStyle, *,
-                   group_label: str | None = None) -> list[list[str]]:
+                   group_label: str | None = None, year: int | None = None) -> list[list[str]]:
     """Tooltip rows ``[key, label]`` (labels HTML-escaped) for the areas on *style*'s layer.
 
     *columns* are the results' area columns; a row is listed only when the static file
     holds its key (see :func:`area_properties`). ``b`` (the band) is filled in by the map
-    script from the style table.
+    script from the style table. *year* is the forecast year named in the label of the
+    expected fires (``"next year"`` when None).
     """
     cols = set(columns)
     fields = [["n", "Area"], ["i", "Code"]]
@@ -608,8 +702,7 @@ def tooltip_fields(columns: Iterable[str], style: LayerStyle, *,
     if "households" in cols:
         fields.append(["h", "Households"])
     if "expected" in cols:
-        fields.append(["e", "Expected fires next year (90% range)"
-                       if {"pi_low", "pi_high"} <= cols else "Expected fires next year"])
+        fields.append(["e", _expected_label(year, with_range={"pi_low", "pi_high"} <= cols)])
     if "p_top10" in cols:
         fields.append(["p", "Chance of being in the top 10%"])
     return [[key, _esc(label)] for key, label in fields]
@@ -728,8 +821,10 @@ def _group_properties(summary: pd.DataFrame, files: Sequence[str]) -> list[dict[
     return [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
-def group_fields(summary: pd.DataFrame, *, group_label: str) -> list[list[str]]:
-    """Tooltip rows ``[key, label]`` (escaped) of the overview's group polygons."""
+def group_fields(summary: pd.DataFrame, *, group_label: str,
+                 year: int | None = None) -> list[list[str]]:
+    """Tooltip rows ``[key, label]`` (escaped) of the overview's group polygons (*year*: the
+    forecast year, named in the label of the expected fires)."""
     fields = [["n", group_label.capitalize()], ["c", "Small areas"],
               ["b", "Priority band of its household-weighted rate"]]
     if summary["rate"].notna().any():
@@ -739,7 +834,7 @@ def group_fields(summary: pd.DataFrame, *, group_label: str) -> list[list[str]]:
     if summary["households"].notna().any():
         fields.append(["h", "Households"])
     if summary["expected"].notna().any():
-        fields.append(["e", "Expected fires next year (all its areas)"])
+        fields.append(["e", _expected_label(year, with_range=False) + " (all its areas)"])
     return [[key, _esc(label)] for key, label in fields]
 
 
@@ -819,6 +914,9 @@ def style_table(style: LayerStyle, banding: Banding, *, area_ids: Sequence[str],
         Whether the tooltip marks uncertain published bands.
     message : str
         Plain text shown in a box on the map (escaped here).
+
+    The table also carries ``vtext``, the tooltip text replacing stored layer values
+    (``LayerStyle.display``, for example the withheld marker ``[c]``), when the layer has any.
     """
     ids = list(area_ids)
     classes = style.classes.reindex(ids).fillna(0).astype(int).to_numpy()
@@ -835,6 +933,9 @@ def style_table(style: LayerStyle, banding: Banding, *, area_ids: Sequence[str],
         "bounds": [[round(float(v), 5) for v in corner] for corner in bounds],
         "msg": _esc(message),
     }
+    value_key = _VALUE_KEYS.get(style.key)
+    if value_key and style.display:  # e.g. "[c]" -> "hidden (small numbers)" in the tooltip
+        table["vtext"] = {value_key: dict(style.display)}
     if not np.array_equal(bands, classes):  # on the band layer the tooltip reuses "cls"
         table["bnd"] = class_string(bands)
     if overview_url:
@@ -930,7 +1031,8 @@ AREA_MAP_JS = r"""/* Community fire risk atlas: area map (see ui/mapview.py). */
       var T = S.table, p = layer.feature.properties, rows = [];
       if (!T || !T[fieldsKey]) { return ""; }
       T[fieldsKey].forEach(function (f) {
-        var v = p[f[0]];
+        var v = p[f[0]], shown = T.vtext && T.vtext[f[0]];
+        if (shown && Object.prototype.hasOwnProperty.call(shown, v)) { v = shown[v]; }
         if (f[0] === "b") {
           v = T.blabels[code(T[bandsKey] || T[classesKey], p[indexKey])] || "";
           if (v && T.unc && p.u) { v += " (uncertain)"; }

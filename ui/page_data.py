@@ -25,7 +25,7 @@ from ui.exports import (
     suppression_rule,
     years_summary,
 )
-from ui.text import md_escape
+from ui.text import in_forecast_year, md_escape
 
 __all__ = ["model_paragraphs", "render", "section_table"]
 
@@ -74,8 +74,9 @@ def model_paragraphs(results: Results) -> list[str]:
     stats = (", ".join(labels[:-1]) + f" and {labels[-1]}") if len(labels) > 1 else \
         (labels[0] if labels else "")
     first = ("For every small area the model estimates how many dwelling fires to expect "
-             f"next year. It starts from the number of {exposure} (more homes, more fires), "
-             "then adjusts for the area's own record of fires over the past years")
+             f"{in_forecast_year(results)}. It starts from the number of {exposure} (more "
+             "homes, more fires), then adjusts for the area's own record of fires over the "
+             "past years")
     first += f" and for a few facts about the area: {stats}." if stats else "."
     second = ("It is a "
               + ("negative binomial regression, a standard statistical model for counts "

@@ -28,6 +28,7 @@ __all__ = [
     "headline",
     "model_facts",
     "render",
+    "scope_note",
     "summary_table",
 ]
 
@@ -44,7 +45,8 @@ RANKING_NAMES = {
 
 #: What each ranking is, in one sentence.
 RANKING_HELP = {
-    "model": "The model's expected fires per 1,000 households next year (this atlas's list).",
+    "model": "The model's expected fires per 1,000 households in the year that followed "
+             "(the method of this atlas's list).",
     "last_year": "Areas with the most dwelling fires in the year before, first.",
     "history_5y": "Areas with the most dwelling fires over the five years before, first.",
     "eb_rate": "The fire rate per household over the five years before, with small areas' "
@@ -122,7 +124,7 @@ def curve_chart_spec(wide: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
                   "title": "Share of households visited (%)",
                   "scale": {"domain": [0, 100]}},
             "y": {"field": "fires", "type": "quantitative",
-                  "title": "Share of next year's fires found (%)",
+                  "title": "Share of the following year's fires found (%)",
                   "scale": {"domain": [0, 100]}},
             "color": {"field": "list", "type": "nominal", "sort": order, "title": None,
                       "scale": {"domain": order, "range": colours},
@@ -149,7 +151,7 @@ def _capture_ks(evaluation: pd.DataFrame) -> list[int]:
 
 
 def summary_table(evaluation: pd.DataFrame) -> pd.DataFrame | None:
-    """One row per list: share of next year's fires found at each household budget (with
+    """One row per list: share of the following year's fires found at each household budget (with
     the 95% interval), how many times a random choice that is, and the forecast error.
 
     Uses the ``capture_<k>`` columns (and ``capture_<k>_low``/``_high`` when present),
@@ -198,7 +200,7 @@ def headline(evaluation: pd.DataFrame, *, k: int = 10) -> str | None:
     if model is None:
         return None
     text = (f"If crews had visited the {k}% of homes in the top-ranked areas, they would have "
-            f"reached areas where {100 * model:.0f}% of the next year's dwelling fires "
+            f"reached areas where {100 * model:.0f}% of the following year's dwelling fires "
             "happened")
     others = [(f"{100 * v:.0f}% using {label}", v) for name, label in
               (("last_year", "last year's fires"), ("imd", "deprivation alone"))
@@ -206,6 +208,23 @@ def headline(evaluation: pd.DataFrame, *, k: int = 10) -> str | None:
     if others:
         text += " — compared with " + " and ".join(t for t, _ in others)
     return text + f", and about {k}% by choosing areas at random."
+
+
+def scope_note(results: Results, selection: Any) -> str:
+    """What this page covers: always the whole service area, whatever the sidebar's filter
+    (*selection*, a ``ui.state.Selection``) picks; said plainly when a filter is set."""
+    name = ""
+    profile = results.run.get("profile", {})
+    if isinstance(profile, dict):
+        name = str(profile.get("service") or profile.get("name") or "").strip()
+    where = f"the whole service area ({name}, {len(results.areas):,} areas)" if name else \
+        f"the whole service area ({len(results.areas):,} areas)"
+    text = (f"This page covers {where}: the test ranked every area together, so its "
+            "figures are for the whole list.")
+    if not selection.is_all and selection.column:
+        text += (f" The {selection.column.replace('_', ' ')} picked in the sidebar "
+                 f"({selection.value}) does not change anything on this page.")
+    return text
 
 
 def _origins(results: Results) -> int | None:
@@ -360,6 +379,7 @@ def render() -> None:
     """Draw the evaluation page."""
     results = state.current_results()
     st.header("How good is this list?")
+    st.info(md_escape(scope_note(results, state.selection(results))))
     extra = results.extra
     evaluation = extra.get("evaluation")
     curve = extra.get("evaluation_curve")
@@ -386,9 +406,9 @@ def render() -> None:
 
         table = summary_table(evaluation)
         if table is not None:
-            st.subheader("Share of the next year's fires found, list by list")
+            st.subheader("Share of the following year's fires found, list by list")
             st.caption("Visit the top areas of each list until the given share of households "
-                       "is reached: this is the share of the next year's dwelling fires that "
+                       "is reached: this is the share of the following year's dwelling fires that "
                        "happened in those areas, over all the test years together. 95% "
                        "intervals in brackets. A random order finds the same share of fires as "
                        "of households.")
@@ -407,8 +427,9 @@ def render() -> None:
         diffs = _differences(results)
         if diffs is not None:
             with st.expander("Is the difference real? (model minus each other list)"):
-                st.caption("Percentage points of next year's fires found, the model minus the "
-                           "other list, with 95% intervals from resampling areas. An interval "
+                st.caption("Percentage points of the following year's fires found, the "
+                           "model minus the other list, with 95% intervals from resampling "
+                           "areas. An interval "
                            "that stays above 0 means the model did better beyond chance.")
                 st.dataframe(diffs, hide_index=True, width="stretch")
 
@@ -416,7 +437,7 @@ def render() -> None:
         data = curve_chart_data(curve)
         if data is not None:
             st.subheader("Fires found against households visited")
-            st.caption("Each line shows the share of the next year's dwelling fires that "
+            st.caption("Each line shows the share of the following year's dwelling fires that "
                        "happened in the top areas of a list, as more households are visited. "
                        "Higher is better; the straight line is a random order.")
             long, spec = curve_chart_spec(data)

@@ -10,8 +10,8 @@ import streamlit as st
 from ui import state
 from ui.bands import AS_PUBLISHED
 from ui.downloads import render_downloads
-from ui.exports import targets_csv, targets_table
-from ui.text import md_escape
+from ui.exports import CHANCE, RATE, targets_csv, targets_table
+from ui.text import in_forecast_year, md_escape
 
 __all__ = ["render"]
 
@@ -32,16 +32,27 @@ def render() -> None:
 
     st.header("Areas in priority order for home fire safety visits")
     table = targets_table(results, group=group, value=value, banding=banding)
+    when = in_forecast_year(results)
+    order = (f"Areas are ranked by “{RATE}” {when}: fires for every 1,000 homes, so a "
+             "small area can rank above a bigger one that expects more fires in total. ")
     st.caption(f"{len(table):,} areas ({md_escape(sel.describe())}), highest priority first. "
-               "“Expected incidents” is the number of dwelling fires the model expects in the "
-               "area next year; the 90% range is where the count should fall 9 years in 10.")
+               + (order if RATE in table.columns else
+                  f"Areas are ranked by {RATE.lower()} {when}; this "
+                  f"{md_escape(results.mode)} output leaves the figures out. ")
+               + (f"“Expected incidents” is the number of dwelling fires the model expects in "
+                  f"the area {when}; the 90% range is where the count should fall 9 years in "
+                  "10." if "Expected incidents" in table.columns else ""))
 
     config = {
         "Rank": st.column_config.NumberColumn("Rank", help="1 = highest priority in the "
                                               "whole service area", format="%d"),
+        RATE: st.column_config.NumberColumn(
+            format="%.1f", help=f"Dwelling fires the model expects {when} for every 1,000 "
+            "households in the area: the figure the list is ranked by."),
         "Households": st.column_config.NumberColumn(format="localized"),
-        "Expected incidents": st.column_config.NumberColumn(format="%.1f"),
-        "Chance in top 10%": st.column_config.NumberColumn(
+        "Expected incidents": st.column_config.NumberColumn(
+            format="%.1f", help=f"Dwelling fires the model expects in the whole area {when}."),
+        CHANCE: st.column_config.NumberColumn(
             format="%.0f%%", help="How often the area lands in the top 10% when the "
             "model's uncertainty is taken into account"),
         "Reasons": st.column_config.TextColumn(width="large"),

@@ -14,7 +14,7 @@ from streamlit_folium import st_folium
 from ui import mapview, state
 from ui.assets import LEAFLET_CSS, LEAFLET_JS, static_url
 from ui.bands import AS_PUBLISHED, Banding, classify_rates
-from ui.text import md_escape
+from ui.text import forecast_year, md_escape
 
 __all__ = ["MAP_HEIGHT", "render"]
 
@@ -77,8 +77,9 @@ def render() -> None:
                          js=[url(LEAFLET_JS), url(files.script)], css=[url(LEAFLET_CSS)],
                          height=MAP_HEIGHT, min_zoom=5 if files.split else 8)
     label = sel.column.replace("_", " ") if sel.column else "group"
+    year = forecast_year(results)
     fields = mapview.tooltip_fields(areas.columns, style, group_label=label.capitalize()
-                                    if files.group_in_tooltip else None)
+                                    if files.group_in_tooltip else None, year=year)
     uncertain = banding.scheme == AS_PUBLISHED and "uncertain_band" in areas.columns
     ids = _area_ids(path, sha)
     if overview:
@@ -95,7 +96,7 @@ def render() -> None:
         table = mapview.style_table(
             style, banding, area_ids=ids, fields=fields, view="all", bounds=files.bounds,
             overview_url=url(files.overview), group_classes_=gcls, group_bands=gbnd,
-            group_fields_=mapview.group_fields(summary, group_label=label),
+            group_fields_=mapview.group_fields(summary, group_label=label, year=year),
             uncertain=uncertain, message=message)
         counts = dict(zip(*np.unique(gcls, return_counts=True), strict=True))
         unit = (label, mapview.plural(label))
