@@ -46,7 +46,6 @@ from report.layout import (
 from report.mapsheet import render_map_pdf
 
 __all__ = [
-    "annex_page_count",
     "atlas_pdf_bytes",
     "explainer_pdf_bytes",
     "map_pdf_bytes",
@@ -180,13 +179,6 @@ def _annex_line_height(kind: str, options: ReportOptions) -> float:
     return size * 1.4 / 72
 
 
-def annex_page_count(results: Results, *, options: ReportOptions,
-                     ctx: ReportContext | None = None) -> int:
-    """How many pages :func:`sources_annex_pdf` writes for *results* on this paper."""
-    ctx = ctx or report_context(results, generated=None)
-    return len(_annex_pages(results, options, ctx))
-
-
 def sources_annex_pdf(results: Results, *, options: ReportOptions,
                       ctx: ReportContext | None = None, first_page: int = 1,
                       total_pages: int | None = None) -> bytes:
@@ -206,11 +198,19 @@ def sources_annex_pdf(results: Results, *, options: ReportOptions,
         alone, numbered from *first_page*).
     """
     ctx = ctx or report_context(results, generated=None)
+    plan = _annex_pages(results, options, ctx)
+    total = total_pages if total_pages is not None else first_page - 1 + len(plan)
+    return _annex_pdf(plan, options, ctx, first_page=first_page, total_pages=total)
+
+
+def _annex_pdf(plan: list[list[tuple[str, str]]], options: ReportOptions, ctx: ReportContext,
+               *, first_page: int, total_pages: int) -> bytes:
+    """Draw the annex pages of *plan* (from :func:`_annex_pages`), numbered from
+    *first_page* of *total_pages*."""
     f = options.fonts
     pw, ph = options.page_size
     m = margin(options)
-    plan = _annex_pages(results, options, ctx)
-    total = total_pages if total_pages is not None else first_page - 1 + len(plan)
+    total = total_pages
     buf = io.BytesIO()
     with rc_print(), PdfPages(buf) as pdf:
         for n, page in enumerate(plan):
@@ -277,6 +277,20 @@ def _finish(pdf: bytes, results: Results, *, annex: bytes | None = None,
 # --------------------------------------------------------------------------- builders
 
 
+def _with_annex(results: Results, options: ReportOptions, generated: datetime | None,
+                render: Callable[[io.BytesIO, int], Any]) -> bytes:
+    """Render a report (``render(buffer, annex_pages)`` returns its summary with ``pages``)
+    and append the sources annex, every page numbered out of the finished total. The annex
+    is laid out once: its page count goes into the report's footers, its pages after it."""
+    ctx = report_context(results, generated=generated)
+    plan = _annex_pages(results, options, ctx)
+    buf = io.BytesIO()
+    summary = render(buf, len(plan))
+    annex = _annex_pdf(plan, options, ctx, first_page=summary.pages + 1,
+                       total_pages=summary.pages + len(plan))
+    return _finish(buf.getvalue(), results, annex=annex)
+
+
 def map_pdf_bytes(results: Results, *, group_column: str | None = None,
                   group_value: str | None = None, paper: str = "A4",
                   orientation: str = "landscape", label_top: int = 10,
@@ -301,15 +315,9 @@ def map_pdf_bytes(results: Results, *, group_column: str | None = None,
         Unknown group column or value, or bad paper/orientation.
     """
     options = ReportOptions(paper=paper, orientation=orientation, label_top=label_top)
-    ctx = report_context(results, generated=generated)
-    extra = annex_page_count(results, options=options, ctx=ctx)
-    buf = io.BytesIO()
-    summary = render_map_pdf(results, buf, group_column=group_column, group_value=group_value,
-                             options=options, progress=progress, generated=generated,
-                             extra_pages=extra)
-    return _finish(buf.getvalue(), results, annex=sources_annex_pdf(
-        results, options=options, ctx=ctx, first_page=summary.pages + 1,
-        total_pages=summary.pages + extra))
+    return _with_annex(results, options, generated, lambda buf, extra: render_map_pdf(
+        results, buf, group_column=group_column, group_value=group_value, options=options,
+        progress=progress, generated=generated, extra_pages=extra))
 
 
 def atlas_pdf_bytes(results: Results, *, by: str, paper: str = "A4",
@@ -324,14 +332,9 @@ def atlas_pdf_bytes(results: Results, *, by: str, paper: str = "A4",
         *by* is not a group column of the results.
     """
     options = ReportOptions(paper=paper, orientation=orientation, label_top=label_top)
-    ctx = report_context(results, generated=generated)
-    extra = annex_page_count(results, options=options, ctx=ctx)
-    buf = io.BytesIO()
-    summary = render_atlas_pdf(results, buf, by=by, options=options, progress=progress,
-                               generated=generated, extra_pages=extra)
-    return _finish(buf.getvalue(), results, annex=sources_annex_pdf(
-        results, options=options, ctx=ctx, first_page=summary.pages + 1,
-        total_pages=summary.pages + extra))
+    return _with_annex(results, options, generated, lambda buf, extra: render_atlas_pdf(
+        results, buf, by=by, options=options, progress=progress, generated=generated,
+        extra_pages=extra))
 
 
 def explainer_pdf_bytes(results: Results, *, area_id: str, contact: str,
