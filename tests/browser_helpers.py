@@ -46,8 +46,10 @@ __all__ = [
     "MAP_IFRAME",
     "POLYGON",
     "SCRIPT_IDLE",
+    "BrowserSession",
     "ByteCounter",
     "NetworkGuard",
+    "app_in_browser",
     "choose_group",
     "choose_layer",
     "free_port",
@@ -315,6 +317,38 @@ def _file_bytes(urls: list[str]) -> int:
     return total
 
 
+@dataclass
+class BrowserSession:
+    """One Chromium page on a running app: its base URL, the network guard on every request
+    and the page errors seen so far."""
+
+    base: str
+    page: Any
+    guard: NetworkGuard
+    errors: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def app_in_browser(results: Path, work_dir: Path, *,
+                   env: Mapping[str, str] | None = None) -> Iterator[BrowserSession]:
+    """Start the app on *results* (:func:`run_app`) and open one guarded Chromium page on it;
+    the app log and the browser profile go to *work_dir*. Everything is closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with run_app(results, log=work_dir / "streamlit.log", env=env) as base, \
+            sync_playwright() as pw:
+        context = launch_browser(pw, work_dir / "chromium-profile")
+        try:
+            guard = NetworkGuard()
+            context.route("**/*", guard)
+            session = BrowserSession(base=base, page=context.new_page(), guard=guard)
+            session.page.on("pageerror", lambda exc: session.errors.append(str(exc)))
+            yield session
+        finally:
+            context.close()
+
+
 def measure_map_timings(results: Path, *, work_dir: Path, expected: int,
                         layer_label: str | None = "Deprivation (IMD decile)",
                         group: tuple[str, str, int] | None = None,
@@ -342,57 +376,47 @@ def measure_map_timings(results: Path, *, work_dir: Path, expected: int,
     expected : int
         Polygons of the first map (areas, or groups when the map starts as an overview).
     """
-    from playwright.sync_api import sync_playwright
-
-    work_dir.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {}
-    with run_app(results, log=work_dir / "app.log", env=env) as base, \
-            sync_playwright() as pw:
-        context = launch_browser(pw, work_dir / "chromium-profile")
-        try:
-            guard = NetworkGuard()
-            context.route("**/*", guard)
-            page = context.new_page()
-            counter = ByteCounter().attach(page)
-            for key in ("cold", "warm"):
-                mark = counter.mark()
-                start = time.monotonic()
-                if key == "cold":
-                    page.goto(base)
-                else:
-                    page.reload()
-                wait_for_polygons(page, expected, timeout=timeout)
-                out[f"{key}_s"] = time.monotonic() - start
-                settle(page, counter)
-                got = counter.since(mark)
-                out[f"{key}_bytes"] = got["total"]
-                out[f"{key}_geometry_bytes"] = got["geometry_http"]
-                if key == "cold":
-                    out["geometry_file_bytes"] = _file_bytes(got["urls"])
-            if layer_label:
-                before = polygon_fills(page)
-                mark = counter.mark()
-                start = time.monotonic()
-                choose_layer(page, layer_label)
-                wait_for_fills(page, differs_from=before, count=expected, timeout=timeout)
-                out["layer_s"] = time.monotonic() - start
-                settle(page, counter)
-                got = counter.since(mark)
-                out["layer_bytes"], out["layer_geometry_bytes"] = got["total"], got[
-                    "geometry_http"]
-            if group:
-                label, value, n = group
-                option = choose_group(page, label, value)
-                mark = counter.mark()
-                start = time.monotonic()
-                option.click()
-                wait_for_polygons(page, n, timeout=timeout)
-                out["group_s"] = time.monotonic() - start
-                settle(page, counter)
-                got = counter.since(mark)
-                out["group_bytes"], out["group_geometry_bytes"] = got["total"], got[
-                    "geometry_http"]
-            out["blocked"] = list(guard.blocked)
-        finally:
-            context.close()
+    with app_in_browser(results, work_dir, env=env) as session:
+        base, page, guard = session.base, session.page, session.guard
+        counter = ByteCounter().attach(page)
+        for key in ("cold", "warm"):
+            mark = counter.mark()
+            start = time.monotonic()
+            if key == "cold":
+                page.goto(base)
+            else:
+                page.reload()
+            wait_for_polygons(page, expected, timeout=timeout)
+            out[f"{key}_s"] = time.monotonic() - start
+            settle(page, counter)
+            got = counter.since(mark)
+            out[f"{key}_bytes"] = got["total"]
+            out[f"{key}_geometry_bytes"] = got["geometry_http"]
+            if key == "cold":
+                out["geometry_file_bytes"] = _file_bytes(got["urls"])
+        if layer_label:
+            before = polygon_fills(page)
+            mark = counter.mark()
+            start = time.monotonic()
+            choose_layer(page, layer_label)
+            wait_for_fills(page, differs_from=before, count=expected, timeout=timeout)
+            out["layer_s"] = time.monotonic() - start
+            settle(page, counter)
+            got = counter.since(mark)
+            out["layer_bytes"], out["layer_geometry_bytes"] = got["total"], got[
+                "geometry_http"]
+        if group:
+            label, value, n = group
+            option = choose_group(page, label, value)
+            mark = counter.mark()
+            start = time.monotonic()
+            option.click()
+            wait_for_polygons(page, n, timeout=timeout)
+            out["group_s"] = time.monotonic() - start
+            settle(page, counter)
+            got = counter.since(mark)
+            out["group_bytes"], out["group_geometry_bytes"] = got["total"], got[
+                "geometry_http"]
+        out["blocked"] = list(guard.blocked)
     return out

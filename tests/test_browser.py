@@ -11,19 +11,16 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from playwright.sync_api import sync_playwright
 
 from geo.results import Results, read_results
 from tests.browser_helpers import (
     ROOT,
     ByteCounter,
-    NetworkGuard,
+    app_in_browser,
     choose_group,
     choose_layer,
-    launch_browser,
     map_frame,
     polygon_fills,
-    run_app,
     settle,
     wait_for_fills,
     wait_for_polygons,
@@ -68,78 +65,69 @@ def test_map_polygons_follow_filter_and_layer_offline(sample_results, tmp_path):
     column, value, in_group = _middle_group(results)
     label = column.replace("_", " ").capitalize()
 
-    with run_app(sample_results, log=tmp_path / "streamlit.log") as base, \
-            sync_playwright() as pw:
-        context = launch_browser(pw, tmp_path / "chromium-profile")
-        try:
-            guard = NetworkGuard()
-            context.route("**/*", guard)
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            counter = ByteCounter().attach(page)
+    with app_in_browser(sample_results, tmp_path) as session:
+        base, page, guard, errors = session.base, session.page, session.guard, session.errors
+        counter = ByteCounter().attach(page)
 
-            start = time.monotonic()
-            page.goto(base)
-            wait_for_polygons(page, len(areas))
-            cold = time.monotonic() - start
-            assert polygon_fills(page) == _expected_fills(results, "band", areas["area_id"])
-            settle(page, counter, quiet=0.8, timeout=60.0)
-            geometry = _geometry_file_bytes(counter)
-            assert geometry > 500_000  # every London polygon: the size the checks compare to
+        start = time.monotonic()
+        page.goto(base)
+        wait_for_polygons(page, len(areas))
+        cold = time.monotonic() - start
+        assert polygon_fills(page) == _expected_fills(results, "band", areas["area_id"])
+        settle(page, counter, quiet=0.8, timeout=60.0)
+        geometry = _geometry_file_bytes(counter)
+        assert geometry > 500_000  # every London polygon: the size the checks compare to
 
-            start = time.monotonic()
-            page.reload()
-            wait_for_polygons(page, len(areas))
-            warm = time.monotonic() - start
-            settle(page, counter, quiet=0.8, timeout=60.0)
-            frame = map_frame(page)
-            frame.evaluate("() => { window.mapProbe = 42; }")  # gone if the frame is rebuilt
+        start = time.monotonic()
+        page.reload()
+        wait_for_polygons(page, len(areas))
+        warm = time.monotonic() - start
+        settle(page, counter, quiet=0.8, timeout=60.0)
+        frame = map_frame(page)
+        frame.evaluate("() => { window.mapProbe = 42; }")  # gone if the frame is rebuilt
 
-            # Layer change: new colours on every polygon, and only a style table travels.
-            mark = counter.mark()
-            start = time.monotonic()
-            choose_layer(page, LAYERS["imd"])
-            wait_for_fills(page, expected=_expected_fills(results, "imd", areas["area_id"]),
-                           count=len(areas))
-            layer_s = time.monotonic() - start
-            settle(page, counter, quiet=0.8, timeout=60.0)
-            layer = counter.since(mark)
-            assert layer["geometry_http"] == 0, layer["urls"]
-            assert not any(u.endswith(".geojson") for u in layer["urls"]), layer["urls"]
-            assert layer["websocket"] > 0  # the rerun did reach the page
-            assert layer["total"] < geometry / 20, (layer["total"], geometry)
+        # Layer change: new colours on every polygon, and only a style table travels.
+        mark = counter.mark()
+        start = time.monotonic()
+        choose_layer(page, LAYERS["imd"])
+        wait_for_fills(page, expected=_expected_fills(results, "imd", areas["area_id"]),
+                       count=len(areas))
+        layer_s = time.monotonic() - start
+        settle(page, counter, quiet=0.8, timeout=60.0)
+        layer = counter.since(mark)
+        assert layer["geometry_http"] == 0, layer["urls"]
+        assert not any(u.endswith(".geojson") for u in layer["urls"]), layer["urls"]
+        assert layer["websocket"] > 0  # the rerun did reach the page
+        assert layer["total"] < geometry / 20, (layer["total"], geometry)
 
-            # Group change: only the group's polygons remain, still no geometry re-sent.
-            option = choose_group(page, label, value)
-            mark = counter.mark()
-            start = time.monotonic()
-            option.click()
-            wait_for_fills(page, expected=_expected_fills(results, "imd", in_group),
-                           count=len(in_group))
-            group_s = time.monotonic() - start
-            settle(page, counter, quiet=0.8, timeout=60.0)
-            group = counter.since(mark)
-            assert group["geometry_http"] == 0, group["urls"]
-            assert group["total"] < geometry / 20, (group["total"], geometry)
+        # Group change: only the group's polygons remain, still no geometry re-sent.
+        option = choose_group(page, label, value)
+        mark = counter.mark()
+        start = time.monotonic()
+        option.click()
+        wait_for_fills(page, expected=_expected_fills(results, "imd", in_group),
+                       count=len(in_group))
+        group_s = time.monotonic() - start
+        settle(page, counter, quiet=0.8, timeout=60.0)
+        group = counter.since(mark)
+        assert group["geometry_http"] == 0, group["urls"]
+        assert group["total"] < geometry / 20, (group["total"], geometry)
 
-            choose_layer(page, LAYERS["band"])
-            wait_for_fills(page, expected=_expected_fills(results, "band", in_group),
-                           count=len(in_group))
+        choose_layer(page, LAYERS["band"])
+        wait_for_fills(page, expected=_expected_fills(results, "band", in_group),
+                       count=len(in_group))
 
-            # The map frame was restyled in place, never rebuilt (Leaflet, zoom and polygons
-            # were kept through every change).
-            assert frame.evaluate("() => window.mapProbe") == 42
+        # The map frame was restyled in place, never rebuilt (Leaflet, zoom and polygons
+        # were kept through every change).
+        assert frame.evaluate("() => window.mapProbe") == 42
 
-            print(f"\nLondon map, {len(areas):,} areas: all polygons cold {cold:.1f} s, warm "
-                  f"{warm:.1f} s; geometry file {geometry:,} bytes; layer change {layer_s:.2f} s"
-                  f" / {layer['total']:,} bytes; {column} change {group_s:.2f} s / "
-                  f"{group['total']:,} bytes")
-            assert guard.allowed > 0
-            assert guard.blocked == [], f"the page tried to reach the internet: {guard.blocked}"
-            assert errors == [], errors
-        finally:
-            context.close()
+        print(f"\nLondon map, {len(areas):,} areas: all polygons cold {cold:.1f} s, warm "
+              f"{warm:.1f} s; geometry file {geometry:,} bytes; layer change {layer_s:.2f} s"
+              f" / {layer['total']:,} bytes; {column} change {group_s:.2f} s / "
+              f"{group['total']:,} bytes")
+        assert guard.allowed > 0
+        assert guard.blocked == [], f"the page tried to reach the internet: {guard.blocked}"
+        assert errors == [], errors
 
 
 def _drawn_positions(frame) -> set[int]:
@@ -194,94 +182,81 @@ def test_large_files_start_as_group_overview_and_fill_in_when_zoomed(sample_resu
     for old in (STATIC_DIR / CACHE_FOLDER).glob(f"{sha[:16]}-*/g-*.geojson"):
         old.unlink()
 
-    with run_app(sample_results, log=tmp_path / "streamlit.log",
-                 env={"FIRERISK_OVERVIEW_MIN_AREAS": "1000"}) as base, \
-            sync_playwright() as pw:
-        context = launch_browser(pw, tmp_path / "chromium-profile")
-        try:
-            guard = NetworkGuard()
-            context.route("**/*", guard)
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+    with app_in_browser(sample_results, tmp_path,
+                        env={"FIRERISK_OVERVIEW_MIN_AREAS": "1000"}) as session:
+        base, page, guard, errors = session.base, session.page, session.guard, session.errors
 
-            page.goto(base)
-            frame = map_frame(page)
-            frame.wait_for_function("() => window.FireRiskMap && window.FireRiskMap.state.ov",
-                                    timeout=90_000)
-            # London fits the map at about zoom 10, where the small areas already fill in;
-            # zoom 8 is "national" zoom: one polygon per group.
-            set_view(frame, centre.y, centre.x, 8)
-            wait_for_polygons(page, len(summary))
-            assert polygon_fills(page) == group_fills
-            assert _drawn_positions(frame) == set()
-            assert _map_state(frame)["zoom"] == 8
+        page.goto(base)
+        frame = map_frame(page)
+        frame.wait_for_function("() => window.FireRiskMap && window.FireRiskMap.state.ov",
+                                timeout=90_000)
+        # London fits the map at about zoom 10, where the small areas already fill in;
+        # zoom 8 is "national" zoom: one polygon per group.
+        set_view(frame, centre.y, centre.x, 8)
+        wait_for_polygons(page, len(summary))
+        assert polygon_fills(page) == group_fills
+        assert _drawn_positions(frame) == set()
+        assert _map_state(frame)["zoom"] == 8
 
-            # Zoomed in on one group: every one of its small areas is drawn.
-            set_view(frame, centre.y, centre.x, 13)
-            deadline = time.monotonic() + 60
-            while not positions <= _drawn_positions(frame):
-                if time.monotonic() >= deadline:
-                    raise AssertionError(f"zooming in never showed the small areas: "
-                                         f"{_map_state(frame)}")
-                page.wait_for_timeout(200)
+        # Zoomed in on one group: every one of its small areas is drawn.
+        set_view(frame, centre.y, centre.x, 13)
+        deadline = time.monotonic() + 60
+        while not positions <= _drawn_positions(frame):
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"zooming in never showed the small areas: "
+                                     f"{_map_state(frame)}")
+            page.wait_for_timeout(200)
 
-            set_view(frame, centre.y, centre.x, 8)
-            wait_for_polygons(page, len(summary))
+        set_view(frame, centre.y, centre.x, 8)
+        wait_for_polygons(page, len(summary))
 
-            # Picking the group shows exactly its areas.
-            choose_group(page, label, value).click()
-            wait_for_fills(page, expected=_expected_fills(results, "band", in_group),
-                           count=len(in_group))
-            assert _drawn_positions(frame) == positions
+        # Picking the group shows exactly its areas.
+        choose_group(page, label, value).click()
+        wait_for_fills(page, expected=_expected_fills(results, "band", in_group),
+                       count=len(in_group))
+        assert _drawn_positions(frame) == positions
 
-            # A new view (for example another group picked) that arrives while a zoom
-            # animation runs is applied when the animation ends; Leaflet would drop it.
-            w, south, e, north = (float(v) for v in areas.to_crs(4326).total_bounds)
-            animating = frame.evaluate("""async (b) => {
-              const m = window.map, S = window.FireRiskMap.state;
-              m.setZoom(m.getZoom() + 1);  // animated; Leaflet starts it on the next frame
-              await new Promise(r => requestAnimationFrame(r));
-              const running = m._animatingZoom;
-              window.FireRiskMap.render(m, Object.assign({}, S.table,
-                {view: "during-animation", bounds: b}));
-              return running;
-            }""", [[south, w], [north, e]])
-            assert animating, "the check needs a zoom animation running"
-            # fitted: at the zoom that fits London, centred on it (to the pixel)
-            frame.wait_for_function("""(b) => {
-              const m = window.map, box = L.latLngBounds(b);
-              return !m._animatingZoom && m.getZoom() === m.getBoundsZoom(box)
-                && m.latLngToContainerPoint(m.getCenter())
-                     .distanceTo(m.latLngToContainerPoint(box.getCenter())) < 2;
-            }""", arg=[[south, w], [north, e]], timeout=10_000)
+        # A new view (for example another group picked) that arrives while a zoom
+        # animation runs is applied when the animation ends; Leaflet would drop it.
+        w, south, e, north = (float(v) for v in areas.to_crs(4326).total_bounds)
+        animating = frame.evaluate("""async (b) => {
+          const m = window.map, S = window.FireRiskMap.state;
+          m.setZoom(m.getZoom() + 1);  // animated; Leaflet starts it on the next frame
+          await new Promise(r => requestAnimationFrame(r));
+          const running = m._animatingZoom;
+          window.FireRiskMap.render(m, Object.assign({}, S.table,
+            {view: "during-animation", bounds: b}));
+          return running;
+        }""", [[south, w], [north, e]])
+        assert animating, "the check needs a zoom animation running"
+        # fitted: at the zoom that fits London, centred on it (to the pixel)
+        frame.wait_for_function("""(b) => {
+          const m = window.map, box = L.latLngBounds(b);
+          return !m._animatingZoom && m.getZoom() === m.getBoundsZoom(box)
+            && m.latLngToContainerPoint(m.getCenter())
+                 .distanceTo(m.latLngToContainerPoint(box.getCenter())) < 2;
+        }""", arg=[[south, w], [north, e]], timeout=10_000)
 
-            assert guard.blocked == [], f"the page tried to reach the internet: {guard.blocked}"
-            assert errors == [], errors
-        finally:
-            context.close()
+        assert guard.blocked == [], f"the page tried to reach the internet: {guard.blocked}"
+        assert errors == [], errors
 
 
 def test_tables_offer_no_export_of_their_own(sample_results, tmp_path):
     # A table's built-in "Download as CSV" would write a file with no attribution, output
     # mode or disclosure report; only the app's own buttons may export.
-    with run_app(sample_results, log=tmp_path / "streamlit.log") as base, \
-            sync_playwright() as pw:
-        context = launch_browser(pw, tmp_path / "chromium-profile")
-        try:
-            page = context.new_page()
-            page.goto(f"{base}/page_list")
-            table = page.locator('[data-testid="stDataFrame"]').first
-            table.wait_for(timeout=90_000)
-            table.hover()
-            toolbar = page.locator('[data-testid="stElementToolbar"]').first
-            toolbar.wait_for(state="attached", timeout=10_000)
-            page.wait_for_timeout(500)
-            labels = [str(b.get_attribute("aria-label") or b.inner_text())
-                      for b in toolbar.locator("button").all()]
-            assert labels, "the table's toolbar did not appear"
-            assert not [t for t in labels if "download" in t.lower()], labels
-            # the app's own export is there
-            assert page.locator('[data-testid="stDownloadButton"]').count() >= 1
-        finally:
-            context.close()
+    with app_in_browser(sample_results, tmp_path) as session:
+        base, page = session.base, session.page
+        page.goto(f"{base}/page_list")
+        table = page.locator('[data-testid="stDataFrame"]').first
+        table.wait_for(timeout=90_000)
+        table.hover()
+        toolbar = page.locator('[data-testid="stElementToolbar"]').first
+        toolbar.wait_for(state="attached", timeout=10_000)
+        page.wait_for_timeout(500)
+        labels = [str(b.get_attribute("aria-label") or b.inner_text())
+                  for b in toolbar.locator("button").all()]
+        assert labels, "the table's toolbar did not appear"
+        assert not [t for t in labels if "download" in t.lower()], labels
+        # the app's own export is there
+        assert page.locator('[data-testid="stDownloadButton"]').count() >= 1
+
