@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import state
-from ui.bands import SCHEMES
+from firerisk.ui import state
+from firerisk.ui.bands import SCHEMES
 
 st.set_page_config(page_title="Community fire risk atlas", layout="wide")
 state.ensure_vendor_assets()

@@ -32,7 +32,8 @@ import pyogrio
 import statsmodels.api as sm
 from scipy import stats
 
-from geo.profile import Profile, load_profile
+from firerisk.geo.profile import load_profile
+from firerisk.specs import Profile
 
 __all__ = ["backtest", "build", "count_incidents", "fit_predict", "main", "read_covariates"]
 

@@ -63,7 +63,7 @@ class Session:
 def pick_groups(results_path: Path, *, sessions: int) -> tuple[str, list[tuple[str, int]], int]:
     """The group column's select box label, *sessions* different groups (value, number of
     areas) spread from the smallest to the largest, and the total number of areas."""
-    from geo.results import read_results
+    from firerisk.geo.results import read_results
 
     results = read_results(results_path)
     areas = results.areas
@@ -297,8 +297,8 @@ def run_load(results: Path, *, sessions: int = 10, work_dir: Path,
     timeout : float
         Bound on each wait (all sessions together), seconds.
     """
+    from firerisk.ui.mapview import LAYERS
     from tests.browser_helpers import NetworkGuard, run_app
-    from ui.mapview import LAYERS
 
     work_dir.mkdir(parents=True, exist_ok=True)
     label, groups, n_areas = pick_groups(results, sessions=sessions)

@@ -535,7 +535,7 @@ def section_profile(bench: Bench, have_tool: bool) -> None:
 
 
 def _results(path: Path) -> Any:
-    from geo.results import read_results
+    from firerisk.geo.results import read_results
 
     return read_results(path)
 
@@ -548,9 +548,9 @@ def map_payload(results_path: Path) -> tuple[int, float]:
     ``ui/mapview.py: style_table``); this is the geometry file plus one style table, both
     uncompressed (the browser receives the geometry gzipped).
     """
-    from ui import mapview
-    from ui.bands import published_banding
-    from ui.state import map_files
+    from firerisk.ui import mapview
+    from firerisk.ui.bands import published_banding
+    from firerisk.ui.state import map_files
 
     start = time.perf_counter()
     results = _results(results_path)
@@ -585,7 +585,7 @@ def baseline_map_payload(results_path: Path) -> tuple[int, float]:
 
 def section_map(bench: Bench, london: Path | None, national: Path | None) -> None:
     """Map payload for London and England, against folium.Choropleth."""
-    have_ui = all(_optional(m) is not None for m in ("ui.mapview", "ui.bands", "geo.simplify"))
+    have_ui = all(_optional(m) is not None for m in ("firerisk.ui.mapview", "firerisk.ui.bands", "firerisk.geo.simplify"))
     cases = [("London map (4,994 areas)", london)]
     if bench.sizes.england_map:
         cases.append(("England map (33,755 areas)", national))
@@ -638,7 +638,7 @@ def browser_timings(bench: Bench, london: Path | None, national: Path | None) ->
             bench.add(Row(section, "map drawn", None, None, "s",
                           f"{NA} (results, tests/browser_helpers.py, playwright or chromium)"))
             continue
-        from ui import mapview
+        from firerisk.ui import mapview
 
         results = _results(path)
         groups = results.group_columns
@@ -704,7 +704,7 @@ def pdf_timings(bench: Bench, london: Path | None) -> None:
     if bench.over_budget():
         bench.add(Row(section, "map PDF / atlas PDF", None, None, "s", SKIPPED))
         return
-    rb = _optional("report.bench")
+    rb = _optional("firerisk.report.bench")
     if london is None or rb is None or not hasattr(rb, "benchmark_reports"):
         bench.add(Row(section, "map PDF / atlas PDF", None, None, "s",
                       f"{NA} (report.bench.benchmark_reports or results missing)"))

@@ -52,8 +52,8 @@ def _parse_origins(text: str | None) -> tuple[int, int] | None:
 
 
 def _cmd_init(args: argparse.Namespace, progress: _Progress) -> int:
-    from geo.errors import InputFileError, Problem
-    from geo.scaffold import draft_profile
+    from firerisk.errors import InputFileError, Problem
+    from firerisk.geo.scaffold import draft_profile
 
     out = Path(args.out)
     if out.exists() and not args.force:
@@ -96,7 +96,7 @@ def _cmd_build(args: argparse.Namespace, progress: _Progress) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace, progress: _Progress) -> int:
     from firerisk.pipeline import evaluate
-    from risk.evaluate import format_table
+    from firerisk.risk.evaluate import format_table
 
     result = evaluate(args.config, progress=progress, origins=_parse_origins(args.origins),
                       bootstrap=args.bootstrap)
@@ -121,11 +121,11 @@ def _write(out: str, data: bytes) -> int:
 
 
 def _cmd_report(args: argparse.Namespace, progress: _Progress) -> int:
-    from geo.results import read_results
-    from report import map_pdf_bytes
+    from firerisk.geo.results import read_results
+    from firerisk.report import map_pdf_bytes
 
     if (args.group is None) != (args.value is None):
-        from geo.errors import ReportRequestError
+        from firerisk.errors import ReportRequestError
 
         raise ReportRequestError("give --group and --value together, e.g. --group borough --value Camden")
     data = map_pdf_bytes(read_results(args.results), group_column=args.group,
@@ -136,8 +136,8 @@ def _cmd_report(args: argparse.Namespace, progress: _Progress) -> int:
 
 
 def _cmd_atlas(args: argparse.Namespace, progress: _Progress) -> int:
-    from geo.results import read_results
-    from report import atlas_pdf_bytes
+    from firerisk.geo.results import read_results
+    from firerisk.report import atlas_pdf_bytes
 
     data = atlas_pdf_bytes(read_results(args.results), by=args.by, paper=args.paper,
                            orientation=args.orientation, label_top=args.label_top,
@@ -146,8 +146,8 @@ def _cmd_atlas(args: argparse.Namespace, progress: _Progress) -> int:
 
 
 def _cmd_explainer(args: argparse.Namespace, progress: _Progress) -> int:
-    from geo.results import read_results
-    from report import explainer_pdf_bytes
+    from firerisk.geo.results import read_results
+    from firerisk.report import explainer_pdf_bytes
 
     results = read_results(args.results)
     contact = args.contact or str(results.run.get("profile", {}).get("contact", ""))

@@ -21,8 +21,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.checksum import file_sha256
-from geo.profile import Profile, load_profile
+from firerisk.geo.checksum import file_sha256
+from firerisk.geo.profile import load_profile
+from firerisk.specs import Profile
 
 __all__ = ["BuildOutputs", "CheckReport", "Prepared", "build", "check", "compute", "evaluate",
            "file_sha256", "model_config", "prepare"]
@@ -52,7 +53,7 @@ def _versions() -> dict[str, str]:
 
 def model_config(profile: Profile) -> Any:
     """The model configuration implied by a profile."""
-    from risk.model import ModelConfig
+    from firerisk.risk.model import ModelConfig
 
     return ModelConfig(
         family=profile.model.family,  # type: ignore[arg-type]  # checked by load_profile
@@ -148,10 +149,10 @@ def prepare(profile: Profile, *, progress: Progress | None = None) -> Prepared:
     PersonalDataError, InputFileError, FeatureError
         Listing every problem found.
     """
-    from geo.errors import InputFileError, Problem
-    from geo.guard import check_profile_inputs
-    from geo.ingest import load_inputs
-    from risk.features import build_features
+    from firerisk.errors import InputFileError, Problem
+    from firerisk.geo.guard import check_profile_inputs
+    from firerisk.geo.ingest import load_inputs
+    from firerisk.risk.features import build_features
 
     say = progress or _noop
     say("Checking the input files for personal data", 0.04)
@@ -278,6 +279,197 @@ def check(profile: Profile | str | Path, *, progress: Progress | None = None) ->
                        boundary_ties=int(inputs.boundary_ties), notes=notes)
 
 
+@dataclass(frozen=True, eq=False)
+class _Modelled:
+    """The model's outputs for every area, before anything is published."""
+
+    fit: Any
+    rate: pd.Series
+    bands: Any
+    uncertainty: Any
+    reasons: pd.DataFrame
+
+
+def _area_context(profile: Profile, prepared: Prepared,
+                  say: Progress) -> tuple[gpd.GeoDataFrame, list[str], pd.Series | None]:
+    """The areas with every grouping column (station grounds included) and the IMD decile."""
+    areas, ids = prepared.areas, prepared.ids
+    group_labels = [label for label, _ in profile.areas.groups]
+    if profile.stations is not None:
+        from firerisk.geo.stations import STATION_LABEL, read_station_lookup
+
+        say("Reading the area-to-station lookup", None)
+        areas[STATION_LABEL] = read_station_lookup(profile.stations, ids).to_numpy()
+        group_labels.append(STATION_LABEL)
+    raw = prepared.inputs.covariates_raw
+    imd_decile = raw["IMD_decile"].reindex(ids) if "IMD_decile" in raw.columns else None
+    return areas, group_labels, imd_decile
+
+
+def _model(profile: Profile, prepared: Prepared, weights: Any, say: Progress) -> _Modelled:
+    """Fit, band, simulate and explain: every per-area model output."""
+    from firerisk.risk.bands import classify
+    from firerisk.risk.explain import explain_fit
+    from firerisk.risk.model import fit_predict
+    from firerisk.risk.uncertainty import simulate
+
+    full_years, ids = prepared.full_years, prepared.ids
+    next_year = max(full_years) + 1
+    say(f"Fitting the model to {min(full_years)}-{max(full_years)} (forecast for {next_year})",
+        0.35)
+    fit = fit_predict(prepared.counts[full_years], prepared.covariates, target_year=next_year,
+                      config=model_config(profile), weights=weights)
+    say("Sorting areas into priority bands", 0.45)
+    rate = fit.rate_per_1000.reindex(ids)
+    bands = classify(rate, scheme=profile.bands.scheme, k=profile.bands.k,
+                     labels=profile.bands.labels, title=profile.bands.title)
+    say(f"Simulating {profile.model.simulations:,} years for the uncertainty", 0.5)
+    unc = simulate(fit, n_sim=profile.model.simulations, seed=profile.model.seed, bands=bands,
+                   rank_by="rate")
+    say("Writing the plain-language reasons", 0.6)
+    reasons = explain_fit(fit, features=profile.features,
+                          count_formatter=lambda n: f"\x00{int(n)}\x00")
+    return _Modelled(fit=fit, rate=rate, bands=bands, uncertainty=unc, reasons=reasons)
+
+
+def _protect(profile: Profile, prepared: Prepared, areas: gpd.GeoDataFrame,
+             group_labels: list[str], recent: list[int]) -> Any:
+    """Primary and secondary suppression of the area-by-year table (``ProtectedCounts``)."""
+    from firerisk.risk.disclosure import DisclosurePolicy, protect_counts
+
+    policy = DisclosurePolicy(threshold=profile.disclosure.threshold, mode="internal")
+    first_group = group_labels[0] if group_labels else None
+    return protect_counts(
+        prepared.counts.rename(columns=lambda y: f"obs_{y}"),
+        groups=areas.set_index("area_id")[first_group] if first_group else None,
+        policy=policy, total_label="obs_recent",
+        total_years=[f"obs_{y}" for y in recent],
+        grand_label="All areas" if first_group else None,
+    )
+
+
+def _publication_rank(exact_rate: np.ndarray, exact_expected: np.ndarray,
+                      area_ids: np.ndarray) -> np.ndarray:
+    """Rank 1 = highest expected fires per 1,000 households (see README, Method)."""
+    order = np.lexsort((area_ids, -np.nan_to_num(exact_expected, nan=-1.0),
+                        -np.nan_to_num(exact_rate, nan=-1.0)))
+    rank = np.empty(len(order), dtype=int)
+    rank[order] = np.arange(1, len(order) + 1)
+    return rank
+
+
+def _area_table(profile: Profile, prepared: Prepared, areas: gpd.GeoDataFrame,
+                group_labels: list[str], imd_decile: pd.Series | None, modelled: _Modelled,
+                protected: Any, reasons: pd.DataFrame) -> pd.DataFrame:
+    """One row per area with every published column (internal mode)."""
+    ids, covariates = prepared.ids, prepared.covariates
+    out = areas[["area_id", "area_name", *group_labels]].copy()
+    out["households"] = covariates["households"].reindex(ids).to_numpy()
+    for feature in profile.features:
+        out[feature.name] = covariates[feature.name].reindex(ids).to_numpy()
+    if imd_decile is not None:
+        out["imd_decile"] = imd_decile.to_numpy()
+    for col in protected.area_table.columns:
+        out[col] = protected.area_table[col].reindex(ids).to_numpy()
+    # Model outputs are published rounded: at full precision, expected fires together with
+    # the coefficients and features would let a reader work back the (suppressed) history
+    # counts the model was fitted on. Ranking uses the unrounded values.
+    exact_expected = modelled.fit.expected.reindex(ids).to_numpy()
+    exact_rate = modelled.rate.to_numpy()
+    out["expected"] = np.round(exact_expected, 1)
+    out["risk_per_1000"] = np.round(exact_rate, 1)
+    out["rank"] = _publication_rank(exact_rate, exact_expected, out["area_id"].to_numpy())
+    out["band_index"] = modelled.bands.band_index.reindex(ids).astype("Int64").to_numpy()
+    out["band"] = modelled.bands.band_label.reindex(ids).to_numpy()
+    uf = modelled.uncertainty.frame().reindex(ids)
+    out["pi_low"] = uf["pi_low"].to_numpy()
+    out["pi_high"] = uf["pi_high"].to_numpy()
+    out["p_top10"] = np.round(uf["p_top10"].to_numpy(dtype=float), 2)
+    out["uncertain_band"] = uf["uncertain_band"].astype(bool).to_numpy()
+    for i, col in enumerate(reasons.columns[:3], start=1):
+        out[f"reason_{i}"] = reasons[col].fillna("").to_numpy()
+    out["model_note"] = modelled.fit.flags.reindex(ids).fillna("").to_numpy()
+    return out
+
+
+def _public_rewrite(out: pd.DataFrame, count_cols: list[str]) -> pd.DataFrame:
+    """Public mode: bands and ranks only, and reasons that mention no fire figure."""
+    from firerisk.risk.disclosure import public_view
+
+    rate_cols = ["expected", "risk_per_1000", "pi_low", "pi_high", "p_top10"]
+    out = public_view(out, count_columns=count_cols, rate_columns=rate_cols)
+    for col in ("reason_1", "reason_2", "reason_3"):
+        if col in out:
+            out[col] = [r if "\x00" not in r and "fire" not in r.lower() else
+                        "More fires than expected for an area like this in recent years"
+                        for r in out[col]]
+    return out
+
+
+def _disclosure_report(protected: Any, *, mode: str, threshold: int) -> Any:
+    from firerisk.risk.disclosure import DisclosureReport
+
+    if mode == "public":
+        return DisclosureReport(threshold=threshold, mode=mode, primary_cells=0,
+                                secondary_cells=0, person_level_data_read=False,
+                                notes=("Public mode: no incident counts or rates are published.",))
+    rounding_note = ("Model outputs (expected fires, rates, chances) are published rounded, to "
+                     "make it impractical to work back the suppressed counts they were fitted on.")
+    return DisclosureReport.from_protected(protected, person_level_data_read=False,
+                                           notes=(rounding_note,))
+
+
+def _run_sections(profile: Profile, prepared: Prepared, *, group_labels: list[str],
+                  fit: Any, report: Any, mode: str, checksums: dict[str, str],
+                  started: datetime, evaluation_summary: dict[str, Any]) -> dict[str, Any]:
+    """The ``run`` layer: profile, years, accounting, model, disclosure, versions, build."""
+    inputs, full_years = prepared.inputs, prepared.full_years
+    finished = datetime.now(UTC)
+    return {
+        "profile": {
+            "name": profile.name, "service": profile.service, "source": profile.source.name,
+            "groups": group_labels, "contact": profile.contact,
+            "exposure": profile.exposure.label,
+            "features": {f.name: {"label": f.label, "unit": f.unit} for f in profile.features},
+            "bands": {"scheme": profile.bands.scheme, "k": profile.bands.k,
+                      "labels": list(profile.bands.labels), "title": profile.bands.title},
+        },
+        "years": {
+            "full": full_years, "partial": list(inputs.years.partial_years),
+            "coverage": inputs.years.describe(),
+            "spans": [{"year": s.year, "first": s.first, "last": s.last, "full": s.full}
+                      for s in inputs.years],
+            "next_year": max(full_years) + 1, "recent": list(fit.recent_years),
+            "data_first": inputs.data_first, "data_last": inputs.data_last,
+        },
+        "accounting": inputs.accounting.as_dict(),
+        "covariates": {c.name: {"rows_read": c.rows_read, "rows_used": c.rows_used,
+                                "dropped": dict(c.dropped)} for c in inputs.covariate_accounting},
+        "model": _model_summary(fit, public=mode == "public"),
+        "disclosure": {**report.to_dict(), "rule": "see README: Privacy and disclosure"},
+        "versions": _versions(),
+        "checksums": checksums,
+        "build": {"generated_at": finished.isoformat(timespec="seconds"),
+                  "seconds": round((finished - started).total_seconds(), 2),
+                  "working_crs": inputs.working_crs, "notes": list(inputs.notes) +
+                  list(prepared.covariates.attrs.get("notes", ()))},
+        "evaluation": evaluation_summary,
+    }
+
+
+def _evaluation_layers(profile: Profile, prepared: Prepared, weights: Any,
+                       bootstrap: int | None) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """The backtest's layers and its summary for the run layer."""
+    from firerisk.risk.evaluate import capture_curve
+
+    result = run_backtest(profile, prepared.counts, prepared.covariates, prepared.full_years,
+                          weights=weights, bootstrap=bootstrap)
+    doc = result.to_dict()
+    layers = {"evaluation": _evaluation_table(doc),
+              "evaluation_curve": capture_curve(result).reset_index(drop=True)}
+    return layers, {"pooled": doc.get("pooled", {})}
+
+
 def compute(
     profile: Profile | str | Path,
     *,
@@ -301,12 +493,6 @@ def compute(
     bootstrap : int, optional
         Bootstrap resamples for the backtest intervals (default from the profile).
     """
-    from risk.bands import classify
-    from risk.disclosure import DisclosurePolicy, DisclosureReport, protect_counts, public_view
-    from risk.explain import explain_fit
-    from risk.model import fit_predict
-    from risk.uncertainty import simulate
-
     say = progress or _noop
     if not isinstance(profile, Profile):
         profile = load_profile(profile)
@@ -316,170 +502,47 @@ def compute(
     prepared = prepare(profile, progress=say)  # the personal-data guard runs first, in here
     say("Computing checksums of the input files", 0.27)
     checksums = {role: file_sha256(path) for role, path in profile.input_files().items()}
-    inputs, areas, ids = prepared.inputs, prepared.areas, prepared.ids
-    counts, covariates, full_years = prepared.counts, prepared.covariates, prepared.full_years
-    next_year = max(full_years) + 1
-    group_labels = [label for label, _ in profile.areas.groups]
-    if profile.stations is not None:
-        from geo.stations import STATION_LABEL, read_station_lookup
-
-        say("Reading the area-to-station lookup", None)
-        areas[STATION_LABEL] = read_station_lookup(profile.stations, ids).to_numpy()
-        group_labels.append(STATION_LABEL)
-    if "IMD_decile" in inputs.covariates_raw.columns:
-        imd_decile = inputs.covariates_raw["IMD_decile"].reindex(ids)
-    else:
-        imd_decile = None
-
+    areas, group_labels, imd_decile = _area_context(profile, prepared, say)
     say("Finding neighbouring areas", 0.3)
     weights = _weights(areas)
-
-    config = model_config(profile)
-    say(f"Fitting the model to {min(full_years)}-{max(full_years)} (forecast for {next_year})", 0.35)
-    fit = fit_predict(counts[full_years], covariates, target_year=next_year, config=config,
-                      weights=weights)
-
-    say("Sorting areas into priority bands", 0.45)
-    rate = fit.rate_per_1000.reindex(ids)
-    bands = classify(rate, scheme=profile.bands.scheme, k=profile.bands.k,
-                     labels=profile.bands.labels, title=profile.bands.title)
-
-    say(f"Simulating {profile.model.simulations:,} years for the uncertainty", 0.5)
-    unc = simulate(fit, n_sim=profile.model.simulations, seed=profile.model.seed, bands=bands,
-                   rank_by="rate")
-
-    say("Writing the plain-language reasons", 0.6)
-    reasons = explain_fit(fit, features=profile.features,
-                          count_formatter=lambda n: f"\x00{int(n)}\x00")
+    modelled = _model(profile, prepared, weights, say)
 
     say("Applying small-number suppression", 0.65)
-    policy = DisclosurePolicy(threshold=profile.disclosure.threshold, mode="internal")
-    recent = list(fit.recent_years)
-    first_group = group_labels[0] if group_labels else None
-    protected = protect_counts(
-        counts.rename(columns=lambda y: f"obs_{y}"),
-        groups=areas.set_index("area_id")[first_group] if first_group else None,
-        policy=policy, total_label="obs_recent",
-        total_years=[f"obs_{y}" for y in recent],
-        grand_label="All areas" if first_group else None,
-    )
-    reasons = _published_history(reasons.reindex(ids), protected.area_table["obs_recent"])
+    protected = _protect(profile, prepared, areas, group_labels, list(modelled.fit.recent_years))
+    reasons = _published_history(modelled.reasons.reindex(prepared.ids),
+                                 protected.area_table["obs_recent"])
 
     say("Assembling the results", 0.7)
-    out = areas[["area_id", "area_name", *group_labels]].copy()
-    out["households"] = covariates["households"].reindex(ids).to_numpy()
-    for feature in profile.features:
-        out[feature.name] = covariates[feature.name].reindex(ids).to_numpy()
-    if imd_decile is not None:
-        out["imd_decile"] = imd_decile.to_numpy()
-    for col in protected.area_table.columns:
-        out[col] = protected.area_table[col].reindex(ids).to_numpy()
-    # Model outputs are published rounded: at full precision, expected fires together with
-    # the coefficients and features would let a reader work back the (suppressed) history
-    # counts the model was fitted on. Ranking uses the unrounded values.
-    exact_expected = fit.expected.reindex(ids).to_numpy()
-    exact_rate = rate.to_numpy()
-    out["expected"] = np.round(exact_expected, 1)
-    out["risk_per_1000"] = np.round(exact_rate, 1)
-    # Rank by expected fires per 1,000 households: with a fixed number of homes a crew can
-    # visit, the highest-rate areas find the most fires (see README, Method).
-    order = np.lexsort((out["area_id"].to_numpy(), -np.nan_to_num(exact_expected, nan=-1.0),
-                        -np.nan_to_num(exact_rate, nan=-1.0)))
-    rank = np.empty(len(out), dtype=int)
-    rank[order] = np.arange(1, len(out) + 1)
-    out["rank"] = rank
-    band_index = bands.band_index.reindex(ids)
-    out["band_index"] = band_index.astype("Int64").to_numpy()
-    out["band"] = bands.band_label.reindex(ids).to_numpy()
-    uf = unc.frame().reindex(ids)
-    out["pi_low"] = uf["pi_low"].to_numpy()
-    out["pi_high"] = uf["pi_high"].to_numpy()
-    out["p_top10"] = np.round(uf["p_top10"].to_numpy(dtype=float), 2)
-    out["uncertain_band"] = uf["uncertain_band"].astype(bool).to_numpy()
-    for i, col in enumerate(reasons.columns[:3], start=1):
-        out[f"reason_{i}"] = reasons[col].fillna("").to_numpy()
-    out["model_note"] = fit.flags.reindex(ids).fillna("").to_numpy()
-
+    out = _area_table(profile, prepared, areas, group_labels, imd_decile, modelled, protected,
+                      reasons)
     # Rounded like risk_per_1000: the top band's upper limit is the rank-1 area's exact rate.
-    band_breaks = bands.breaks_table().round({"lower": 1, "upper": 1})
-    count_cols = list(protected.area_table.columns)
-    rate_cols = ["expected", "risk_per_1000", "pi_low", "pi_high", "p_top10"]
-    group_table = protected.group_table.reset_index().rename(columns={"index": first_group or "group"})
+    band_breaks = modelled.bands.breaks_table().round({"lower": 1, "upper": 1})
+    first_group = group_labels[0] if group_labels else None
+    extra: dict[str, pd.DataFrame] = {}
     if mode == "public":
-        out = public_view(out, count_columns=count_cols, rate_columns=rate_cols)
-        for col in ("reason_1", "reason_2", "reason_3"):
-            if col in out:
-                out[col] = [r if "\x00" not in r and "fire" not in r.lower() else
-                            "More fires than expected for an area like this in recent years"
-                            for r in out[col]]
+        out = _public_rewrite(out, list(protected.area_table.columns))
         band_breaks = band_breaks.assign(lower=np.nan, upper=np.nan)
-        group_table = None
+    else:
+        extra["coefficients"] = modelled.fit.coef_table().reset_index().round(3)
+        extra["group_counts"] = protected.group_table.reset_index().rename(
+            columns={"index": first_group or "group"})
+    report = _disclosure_report(protected, mode=mode, threshold=profile.disclosure.threshold)
 
     geo_out = gpd.GeoDataFrame(out, geometry=areas.geometry.to_numpy(), crs=areas.crs)
     targets = pd.DataFrame(geo_out.drop(columns="geometry")).sort_values("rank").reset_index(drop=True)
 
-    rounding_note = ("Model outputs (expected fires, rates, chances) are published rounded, to "
-                     "make it impractical to work back the suppressed counts they were fitted on.")
-    report = DisclosureReport.from_protected(protected, person_level_data_read=False,
-                                             notes=(rounding_note,))
-    if mode == "public":
-        report = DisclosureReport(threshold=policy.threshold, mode=mode, primary_cells=0,
-                                  secondary_cells=0, person_level_data_read=False,
-                                  notes=("Public mode: no incident counts or rates are published.",))
-    extra: dict[str, pd.DataFrame] = {
-        "coefficients": fit.coef_table().reset_index().round(3),
-    }
-    if group_table is not None:
-        extra["group_counts"] = group_table
-    if mode == "public":
-        extra.pop("coefficients")
-
     evaluation_summary: dict[str, Any] = {}
     if evaluate:
         say("Backtesting the ranking against simple rules (this takes a while)", 0.75)
-        result = run_backtest(profile, counts, covariates, full_years, weights=weights,
-                              bootstrap=bootstrap)
-        from risk.evaluate import capture_curve
+        layers, evaluation_summary = _evaluation_layers(profile, prepared, weights, bootstrap)
+        extra.update(layers)
 
-        doc = result.to_dict()
-        extra["evaluation"] = _evaluation_table(doc)
-        extra["evaluation_curve"] = capture_curve(result).reset_index(drop=True)
-        evaluation_summary = {"pooled": doc.get("pooled", {})}
-
-    finished = datetime.now(UTC)
-    run: dict[str, dict[str, Any]] = {
-        "profile": {
-            "name": profile.name, "service": profile.service, "source": profile.source.name,
-            "groups": group_labels, "contact": profile.contact,
-            "exposure": profile.exposure.label,
-            "features": {f.name: {"label": f.label, "unit": f.unit} for f in profile.features},
-            "bands": {"scheme": profile.bands.scheme, "k": profile.bands.k,
-                      "labels": list(profile.bands.labels), "title": profile.bands.title},
-        },
-        "years": {
-            "full": full_years, "partial": list(inputs.years.partial_years),
-            "coverage": inputs.years.describe(),
-            "spans": [{"year": s.year, "first": s.first, "last": s.last, "full": s.full}
-                      for s in inputs.years],
-            "next_year": next_year, "recent": recent,
-            "data_first": inputs.data_first, "data_last": inputs.data_last,
-        },
-        "accounting": inputs.accounting.as_dict(),
-        "covariates": {c.name: {"rows_read": c.rows_read, "rows_used": c.rows_used,
-                                "dropped": dict(c.dropped)} for c in inputs.covariate_accounting},
-        "model": _model_summary(fit, public=mode == "public"),
-        "disclosure": {**report.to_dict(), "rule": "see README: Privacy and disclosure"},
-        "versions": _versions(),
-        "checksums": checksums,
-        "build": {"generated_at": finished.isoformat(timespec="seconds"),
-                  "seconds": round((finished - started).total_seconds(), 2),
-                  "working_crs": inputs.working_crs, "notes": list(inputs.notes) +
-                  list(covariates.attrs.get("notes", ()))},
-        "evaluation": evaluation_summary,
-    }
+    run = _run_sections(profile, prepared, group_labels=group_labels, fit=modelled.fit,
+                        report=report, mode=mode, checksums=checksums, started=started,
+                        evaluation_summary=evaluation_summary)
     say("Done", 1.0)
     return BuildOutputs(profile=profile, areas=geo_out, targets=targets, run=run,
-                        provenance=_provenance_table(profile, inputs, checksums),
+                        provenance=_provenance_table(profile, prepared.inputs, checksums),
                         band_breaks=band_breaks, extra=extra)
 
 
@@ -525,7 +588,7 @@ def run_backtest(profile: Profile, counts: pd.DataFrame, covariates: pd.DataFram
                  full_years: list[int], *, weights: Any = None, bootstrap: int | None = None,
                  origins: tuple[int, int] | None = None) -> Any:
     """The rolling-origin backtest configured by the profile's ``[evaluation]`` table."""
-    from risk.evaluate import backtest
+    from firerisk.risk.evaluate import backtest
 
     ev = profile.evaluation
     first, last = origins if origins else (ev.first, ev.last)
@@ -559,7 +622,7 @@ def build(profile: Profile | str | Path, out: str | Path, *, progress: Progress 
     Path
         The GeoPackage written.
     """
-    from geo.results import write_results
+    from firerisk.geo.results import write_results
 
     outputs = compute(profile, progress=progress, evaluate=evaluate, mode=mode,
                       bootstrap=bootstrap)

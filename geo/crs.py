@@ -20,7 +20,7 @@ import numpy as np
 import pyproj
 from pyproj.exceptions import CRSError
 
-from geo.errors import Problem
+from firerisk.errors import Problem
 
 __all__ = [
     "BNG",

@@ -58,10 +58,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from geo.errors import InputFileError, PersonalDataError, Problem, UnsafeFileError
+from firerisk.errors import InputFileError, PersonalDataError, Problem, UnsafeFileError
 
 if TYPE_CHECKING:
-    from geo.profile import Profile
+    from firerisk.specs import Profile
 
 __all__ = [
     "GUARD_ROWS",
@@ -379,7 +379,7 @@ def check_one_row_per_area(df: pd.DataFrame, *, key: str, file: str) -> None:
 
 def _read_sample(path: Path, *, layer: str | None, drop: set[str]) -> pd.DataFrame:
     """The first GUARD_ROWS rows of a file, every column but *drop*, as text."""
-    from geo import readers
+    from firerisk.geo import readers
 
     if readers.is_csv(path):
         cols = [c for c in readers.list_columns(path) if c not in drop]
@@ -417,7 +417,7 @@ def check_profile_inputs(profile: Profile, *, max_bytes: int = MAX_INPUT_BYTES) 
     UnsafeFileError
         When files are refused for their type or size and no personal data was found.
     """
-    from geo.safefiles import check_file
+    from firerisk.geo.safefiles import check_file
 
     entries: list[tuple[str, Path, str | None, tuple[str, ...], str | None]] = [
         ("areas", profile.areas.path, profile.areas.layer, (), None),

@@ -12,17 +12,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 from pyproj.exceptions import CRSError
 
-from geo import readers
-from geo.aggregate import RowAccounting, YearCoverage, aggregate_incidents, year_coverage
-from geo.crs import choose_working_crs, crs_label, to_wgs84, to_working
-from geo.errors import InputFileError, Problem
-from geo.profile import Profile
-from geo.validate import (
+from firerisk.errors import InputFileError, Problem
+from firerisk.geo import readers
+from firerisk.geo.aggregate import RowAccounting, YearCoverage, aggregate_incidents, year_coverage
+from firerisk.geo.crs import choose_working_crs, crs_label, to_wgs84, to_working
+from firerisk.geo.validate import (
     CovariateAccounting,
     PreparedIncidents,
     area_needs,
@@ -34,6 +34,7 @@ from geo.validate import (
     missing_columns,
     prepare_incidents,
 )
+from firerisk.specs import Profile
 
 __all__ = ["InputRows", "Inputs", "load_inputs"]
 
@@ -112,6 +113,137 @@ def _bounds(values: object) -> tuple[float, float, float, float]:
     return (a, b, c, d)
 
 
+def _read_areas(profile: Profile, *, repair_geometry: bool, problems: list[Problem],
+                notes: list[str]) -> tuple[gpd.GeoDataFrame | None, int]:
+    """Read and check the area boundaries; returns the areas (or None) and rows read."""
+    spec = profile.areas
+    try:
+        layer = readers.pick_layer(spec.path, spec.layer, section="areas")
+        available = readers.list_columns(spec.path, layer=layer)
+        needs = area_needs(spec)
+        problems += missing_columns(str(spec.path), available, needs)
+        wanted = [n.column for n in needs if n.column in available]
+        raw_areas = readers.read_vector(spec.path, layer=layer, columns=list(dict.fromkeys(wanted)))
+        areas, found, area_notes = check_areas(raw_areas, spec, file=str(spec.path),
+                                               repair_geometry=repair_geometry
+                                               or spec.repair_geometry)
+        problems += found
+        notes += area_notes
+        return areas, len(raw_areas)
+    except InputFileError as exc:
+        problems += exc.problems
+        return None, 0
+
+
+def _to_working_crs(profile: Profile, areas: gpd.GeoDataFrame | None, problems: list[Problem],
+                    ) -> tuple[gpd.GeoDataFrame | None, str | None, str | None]:
+    """Project the areas to the working CRS; returns (areas, working CRS, source CRS)."""
+    if areas is None or areas.crs is None:
+        return areas, None, None
+    source_crs = crs_label(areas.crs)
+    try:
+        working = choose_working_crs(areas, preferred=profile.working_crs)
+    except (ValueError, CRSError) as exc:
+        problems.append(Problem(str(profile.source), f"working_crs: {exc}",
+                                "set working_crs = \"EPSG:27700\" (GB) or a UTM zone "
+                                "in EPSG codes, or leave it out to choose automatically."))
+        return areas, None, source_crs
+    return to_working(areas, working), working, source_crs
+
+
+def _read_incidents(profile: Profile, *, working: str | None,
+                    extent: tuple[float, float, float, float] | None, source_crs: str | None,
+                    problems: list[Problem], notes: list[str],
+                    say: Callable[[str], None]) -> PreparedIncidents | None:
+    """Read, check and project the incident points (not yet counted per area)."""
+    inc = profile.incidents
+    try:
+        csv = readers.is_csv(inc.path)
+        layer = None if csv else readers.pick_layer(inc.path, inc.layer, section="incidents")
+        available = readers.list_columns(inc.path, layer=layer)
+        needs = incident_needs(inc, csv=csv)
+        column_problems = drop_column_conflicts(str(inc.path), inc.drop_columns, needs,
+                                                section="[incidents]")
+        column_problems += missing_columns(str(inc.path), available, needs)
+        problems += column_problems
+        if column_problems:
+            return None
+        raw = readers.read_incidents(inc)
+        say(f"Checking {len(raw):,} incident rows")
+        prepared, found = prepare_incidents(
+            raw, inc, profile.study, file=str(inc.path), working_crs=working, extent=extent,
+            extra_crs=[source_crs] if source_crs else [])
+        problems += found
+        notes += prepared.notes
+        return prepared
+    except InputFileError as exc:
+        problems += exc.problems
+        return None
+
+
+def _read_covariates(profile: Profile, areas: gpd.GeoDataFrame | None,
+                     problems: list[Problem]) -> Any:
+    """Read every covariate table and join them to the areas (a ``CheckedCovariates``)."""
+    headers: dict[str, tuple[str, ...]] = {}
+    for cov in profile.covariates:
+        try:
+            headers[cov.name] = readers.list_columns(cov.path)
+        except InputFileError as exc:
+            problems += exc.problems
+    problems += covariate_header_problems(profile, headers)
+    tables: dict[str, pd.DataFrame] = {}
+    for cov in profile.covariates:
+        if cov.name in headers and cov.key in headers[cov.name] and cov.key not in cov.drop_columns:
+            try:
+                tables[cov.name] = readers.read_covariates(
+                    cov, columns=readers.covariate_columns(cov, headers[cov.name]))
+            except InputFileError as exc:
+                problems += exc.problems
+    area_ids = pd.Index(areas["area_id"]) if areas is not None else None
+    covariates = check_covariates(profile, tables, area_ids=area_ids)
+    problems += covariates.problems
+    return covariates
+
+
+def _coverage_notes(profile: Profile, prepared: PreparedIncidents, coverage: YearCoverage,
+                    acc: RowAccounting, boundary_ties: int) -> list[str]:
+    """Things worth telling the user about the incidents' dates and places."""
+    notes: list[str] = []
+    if profile.study.end and prepared.data_last and prepared.data_last < profile.study.end:
+        notes.append(f"The study period runs to {profile.study.end}, but the incident data "
+                     f"end on {prepared.data_last}; later dates are not counted as zero.")
+    if profile.study.start and prepared.data_first and prepared.data_first > profile.study.start:
+        notes.append(f"The study period starts on {profile.study.start}, but the incident "
+                     f"data start on {prepared.data_first}.")
+    if coverage.partial_years:
+        notes.append(f"Partial years (not used as full years): "
+                     f"{', '.join(map(str, coverage.partial_years))}.")
+    outside = acc.dropped["outside every area"]
+    if outside > 0.1 * (acc.rows_used + outside):
+        notes.append(f"{outside:,} incidents ({100 * outside / (acc.rows_used + outside):.0f} % "
+                     "of those in the study period) lie outside every area: check that the "
+                     "incident file and the areas cover the same place.")
+    if boundary_ties:
+        notes.append(f"{boundary_ties:,} incidents lie on a boundary between areas; each "
+                     "was counted once, in the area whose code sorts first.")
+    return notes
+
+
+def _input_rows(profile: Profile, areas_read: int, areas: gpd.GeoDataFrame, acc: RowAccounting,
+                covariates: Any) -> dict[str, InputRows]:
+    """Rows read, used and dropped per input file, keyed by role."""
+    spec, inc = profile.areas, profile.incidents
+    input_rows = {
+        "areas": InputRows("areas", str(spec.path), areas_read, len(areas), areas_read - len(areas)),
+        "incidents": InputRows("incidents", str(inc.path), acc.rows_read, acc.rows_used,
+                               acc.rows_dropped),
+    }
+    for ca in covariates.accounting:
+        role = f"covariates:{ca.name}"
+        input_rows[role] = InputRows(role, ca.file, ca.rows_read, ca.rows_used, ca.rows_dropped)
+    return input_rows
+
+
 def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = None,
                 repair_geometry: bool = False) -> Inputs:
     """Read and check every input file of *profile*, then count incidents per area and year.
@@ -119,7 +251,7 @@ def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = No
     Parameters
     ----------
     profile : Profile
-        From :func:`geo.profile.load_profile`.
+        From :func:`firerisk.geo.profile.load_profile`.
     progress : callable, optional
         Called with a short message at each step (for a progress display).
     repair_geometry : bool
@@ -141,97 +273,23 @@ def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = No
     problems: list[Problem] = []
     notes: list[str] = []
 
-    # ---- areas
-    spec = profile.areas
-    say(f"Reading the areas ({spec.path.name})")
-    areas: gpd.GeoDataFrame | None = None
-    areas_read = 0
-    source_crs: str | None = None
-    try:
-        layer = readers.pick_layer(spec.path, spec.layer, section="areas")
-        available = readers.list_columns(spec.path, layer=layer)
-        needs = area_needs(spec)
-        problems += missing_columns(str(spec.path), available, needs)
-        wanted = [n.column for n in needs if n.column in available]
-        raw_areas = readers.read_vector(spec.path, layer=layer, columns=list(dict.fromkeys(wanted)))
-        areas_read = len(raw_areas)
-        areas, found, area_notes = check_areas(raw_areas, spec, file=str(spec.path),
-                                               repair_geometry=repair_geometry
-                                               or spec.repair_geometry)
-        problems += found
-        notes += area_notes
-        del raw_areas
-    except InputFileError as exc:
-        problems += exc.problems
-
-    working: str | None = None
-    extent: tuple[float, float, float, float] | None = None
-    if areas is not None and areas.crs is not None:
-        source_crs = crs_label(areas.crs)
-        try:
-            working = choose_working_crs(areas, preferred=profile.working_crs)
-        except (ValueError, CRSError) as exc:
-            problems.append(Problem(str(profile.source), f"working_crs: {exc}",
-                                    "set working_crs = \"EPSG:27700\" (GB) or a UTM zone "
-                                    "in EPSG codes, or leave it out to choose automatically."))
-        if working is not None:
-            areas = to_working(areas, working)
-            extent = _bounds(areas.total_bounds)
-
-    # ---- incidents
-    inc = profile.incidents
-    say(f"Reading the incidents ({inc.path.name})")
-    prepared: PreparedIncidents | None = None
-    try:
-        csv = readers.is_csv(inc.path)
-        layer = None if csv else readers.pick_layer(inc.path, inc.layer, section="incidents")
-        available = readers.list_columns(inc.path, layer=layer)
-        needs = incident_needs(inc, csv=csv)
-        column_problems = drop_column_conflicts(str(inc.path), inc.drop_columns, needs,
-                                                section="[incidents]")
-        column_problems += missing_columns(str(inc.path), available, needs)
-        problems += column_problems
-        if not column_problems:
-            raw = readers.read_incidents(inc)
-            say(f"Checking {len(raw):,} incident rows")
-            prepared, found = prepare_incidents(
-                raw, inc, profile.study, file=str(inc.path), working_crs=working, extent=extent,
-                extra_crs=[source_crs] if source_crs else [])
-            problems += found
-            notes += prepared.notes
-            del raw
-    except InputFileError as exc:
-        problems += exc.problems
-
-    # ---- covariates
+    say(f"Reading the areas ({profile.areas.path.name})")
+    areas, areas_read = _read_areas(profile, repair_geometry=repair_geometry,
+                                    problems=problems, notes=notes)
+    areas, working, source_crs = _to_working_crs(profile, areas, problems)
+    extent = _bounds(areas.total_bounds) if areas is not None and working else None
+    say(f"Reading the incidents ({profile.incidents.path.name})")
+    prepared = _read_incidents(profile, working=working, extent=extent, source_crs=source_crs,
+                               problems=problems, notes=notes, say=say)
     say("Reading the covariate tables")
-    headers: dict[str, tuple[str, ...]] = {}
-    for cov in profile.covariates:
-        try:
-            headers[cov.name] = readers.list_columns(cov.path)
-        except InputFileError as exc:
-            problems += exc.problems
-    problems += covariate_header_problems(profile, headers)
-    tables: dict[str, pd.DataFrame] = {}
-    for cov in profile.covariates:
-        if cov.name in headers and cov.key in headers[cov.name] and cov.key not in cov.drop_columns:
-            try:
-                tables[cov.name] = readers.read_covariates(
-                    cov, columns=readers.covariate_columns(cov, headers[cov.name]))
-            except InputFileError as exc:
-                problems += exc.problems
-    area_ids = pd.Index(areas["area_id"]) if areas is not None else None
-    covariates = check_covariates(profile, tables, area_ids=area_ids)
-    problems += covariates.problems
+    covariates = _read_covariates(profile, areas, problems)
     notes += covariates.notes
-
     if problems:
         raise InputFileError(problems)
     if areas is None or working is None or extent is None or prepared is None \
             or prepared.crs is None:  # pragma: no cover - each case adds a problem above
         raise InputFileError("the inputs could not be read.")
 
-    # ---- aggregate
     say("Counting incidents per area and year")
     coverage = year_coverage(study_start=profile.study.start, study_end=profile.study.end,
                              data_first=prepared.data_first, data_last=prepared.data_last)
@@ -240,36 +298,11 @@ def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = No
     acc = agg.accounting
     if acc.rows_used == 0:
         raise InputFileError([Problem(
-            str(inc.path), "no incident could be counted in any area "
+            str(profile.incidents.path), "no incident could be counted in any area "
             f"({'; '.join(acc.lines()[2:]) or 'no rows'}).",
             "check the study period, the filters and that the incidents and areas cover "
             "the same place.")])
-    if profile.study.end and prepared.data_last and prepared.data_last < profile.study.end:
-        notes.append(f"The study period runs to {profile.study.end}, but the incident data "
-                     f"end on {prepared.data_last}; later dates are not counted as zero.")
-    if profile.study.start and prepared.data_first and prepared.data_first > profile.study.start:
-        notes.append(f"The study period starts on {profile.study.start}, but the incident "
-                     f"data start on {prepared.data_first}.")
-    if coverage.partial_years:
-        notes.append(f"Partial years (not used as full years): "
-                     f"{', '.join(map(str, coverage.partial_years))}.")
-    outside = acc.dropped["outside every area"]
-    if outside > 0.1 * (acc.rows_used + outside):
-        notes.append(f"{outside:,} incidents ({100 * outside / (acc.rows_used + outside):.0f} % "
-                     "of those in the study period) lie outside every area: check that the "
-                     "incident file and the areas cover the same place.")
-    if agg.boundary_ties:
-        notes.append(f"{agg.boundary_ties:,} incidents lie on a boundary between areas; each "
-                     "was counted once, in the area whose code sorts first.")
-
-    input_rows = {
-        "areas": InputRows("areas", str(spec.path), areas_read, len(areas), areas_read - len(areas)),
-        "incidents": InputRows("incidents", str(inc.path), acc.rows_read, acc.rows_used,
-                               acc.rows_dropped),
-    }
-    for ca in covariates.accounting:
-        role = f"covariates:{ca.name}"
-        input_rows[role] = InputRows(role, ca.file, ca.rows_read, ca.rows_used, ca.rows_dropped)
+    notes += _coverage_notes(profile, prepared, coverage, acc, agg.boundary_ties)
 
     seconds = time.perf_counter() - started
     say(f"Loaded in {seconds:.1f} s")
@@ -287,7 +320,7 @@ def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = No
         incident_crs=prepared.crs,
         data_first=prepared.data_first,
         data_last=prepared.data_last,
-        input_rows=input_rows,
+        input_rows=_input_rows(profile, areas_read, areas, acc, covariates),
         boundary_ties=agg.boundary_ties,
         notes=tuple(notes),
         seconds=seconds,

@@ -9,35 +9,32 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from geo.errors import Problem, ProfileError
+from firerisk.errors import Problem, ProfileError
+from firerisk.specs import (
+    DEFAULT_BAND_LABELS,
+    FAMILIES,
+    MODES,
+    AreasSpec,
+    BandsSpec,
+    CovariateSpec,
+    DisclosureSpec,
+    EvaluationSpec,
+    ExposureSpec,
+    FeatureSpec,
+    IncidentFilter,
+    IncidentsSpec,
+    ModelSpec,
+    Profile,
+    Provenance,
+    StationsSpec,
+    StudySpec,
+)
 
-__all__ = [
-    "KEYS",
-    "AreasSpec",
-    "BandsSpec",
-    "CovariateSpec",
-    "DisclosureSpec",
-    "EvaluationSpec",
-    "ExposureSpec",
-    "FeatureSpec",
-    "IncidentFilter",
-    "IncidentsSpec",
-    "ModelSpec",
-    "Profile",
-    "Provenance",
-    "StationsSpec",
-    "StudySpec",
-    "load_profile",
-]
-
-DEFAULT_BAND_LABELS = ("Very low", "Low", "Medium", "High", "Very high")
-FAMILIES = ("auto", "negative_binomial", "poisson")
-MODES = ("internal", "public")
+__all__ = ["KEYS", "load_profile"]
 
 #: The keys each table of a profile may hold; any other key is reported with the closest
 #: allowed spelling (a typo must not silently fall back to a default).
@@ -61,192 +58,6 @@ KEYS: dict[str, tuple[str, ...]] = {
     "filters": ("column", "values"),
     "stations": ("path", "key", "station", "provenance"),
 }
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where one input came from and on what terms it may be used."""
-
-    publisher: str
-    licence: str
-    attribution: str
-    date: str = ""
-    agreement: str = ""
-    url: str = ""
-
-
-@dataclass(frozen=True)
-class AreasSpec:
-    """The small-area boundary file (GeoJSON, GeoPackage or zipped Shapefile)."""
-
-    path: Path
-    id: str
-    name: str
-    provenance: Provenance
-    groups: tuple[tuple[str, str], ...] = ()
-    layer: str | None = None
-    crs: str | None = None
-    repair_geometry: bool = False
-
-    @property
-    def group_columns(self) -> dict[str, str]:
-        """Map each group label (for example ``borough``) to its source column."""
-        return dict(self.groups)
-
-
-@dataclass(frozen=True)
-class IncidentFilter:
-    """Keep only incidents whose *column* takes one of *values*."""
-
-    column: str
-    values: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class IncidentsSpec:
-    """The incident file: CSV with coordinates, or a point GeoJSON/GeoPackage."""
-
-    path: Path
-    date: str
-    provenance: Provenance
-    x: str | None = None
-    y: str | None = None
-    crs: str | None = None
-    layer: str | None = None
-    date_format: str | None = None
-    type: str | None = None
-    filters: tuple[IncidentFilter, ...] = ()
-    drop_columns: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class CovariateSpec:
-    """A table of area statistics joined to the areas by *key*."""
-
-    name: str
-    path: Path
-    key: str
-    provenance: Provenance
-    drop_columns: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """A model covariate: one column, or a share ``sum(numerator) / denominator``."""
-
-    name: str
-    label: str
-    column: str | None = None
-    numerator: tuple[str, ...] = ()
-    denominator: str | None = None
-    unit: str = "number"  # "percent" (a share shown as %), "score" or "number"
-
-
-@dataclass(frozen=True)
-class ExposureSpec:
-    """The exposure (offset) column, found in one of the covariate tables."""
-
-    column: str
-    label: str = "households"
-
-
-@dataclass(frozen=True)
-class StudySpec:
-    """The study period; incidents outside it are dropped and reported."""
-
-    start: date | None = None
-    end: date | None = None
-    history_years: int = 5
-
-
-@dataclass(frozen=True)
-class EvaluationSpec:
-    """The rolling-origin backtest: origin years ``first``..``last`` (full years only)."""
-
-    first: int | None = None
-    last: int | None = None
-    window_years: int = 5
-    bootstrap: int = 500
-    seed: int = 20240601
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Model options: the count family, the history term and the simulation seed."""
-
-    family: str = "auto"
-    history: bool = True
-    spatial_lag: bool = False
-    simulations: int = 2000
-    seed: int = 12345
-
-
-@dataclass(frozen=True)
-class BandsSpec:
-    """How expected risk is cut into priority bands."""
-
-    scheme: str = "quantiles"
-    k: int = 5
-    labels: tuple[str, ...] = DEFAULT_BAND_LABELS
-    title: str = "Priority for a home fire safety visit"
-
-
-@dataclass(frozen=True)
-class DisclosureSpec:
-    """Small-number suppression: counts 1..threshold-1 are never shown."""
-
-    threshold: int = 5
-    mode: str = "internal"
-
-
-@dataclass(frozen=True)
-class StationsSpec:
-    """Optional area-to-station lookup, so the atlas can run by station ground."""
-
-    path: Path
-    key: str
-    station: str
-    provenance: Provenance
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A whole dataset profile, as loaded from TOML."""
-
-    name: str
-    service: str
-    source: Path
-    areas: AreasSpec
-    incidents: IncidentsSpec
-    covariates: tuple[CovariateSpec, ...]
-    exposure: ExposureSpec
-    features: tuple[FeatureSpec, ...]
-    study: StudySpec = field(default_factory=StudySpec)
-    model: ModelSpec = field(default_factory=ModelSpec)
-    evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
-    bands: BandsSpec = field(default_factory=BandsSpec)
-    disclosure: DisclosureSpec = field(default_factory=DisclosureSpec)
-    stations: StationsSpec | None = None
-    working_crs: str | None = None
-    contact: str = ""
-
-    def input_files(self) -> dict[str, Path]:
-        """Every input file by its role, for checksums and the provenance register."""
-        files = {"areas": self.areas.path, "incidents": self.incidents.path}
-        for cov in self.covariates:
-            files[f"covariates:{cov.name}"] = cov.path
-        if self.stations is not None:
-            files["stations"] = self.stations.path
-        return files
-
-    def provenance(self) -> dict[str, Provenance]:
-        """Provenance of every input, keyed like :meth:`input_files`."""
-        prov = {"areas": self.areas.provenance, "incidents": self.incidents.provenance}
-        for cov in self.covariates:
-            prov[f"covariates:{cov.name}"] = cov.provenance
-        if self.stations is not None:
-            prov["stations"] = self.stations.provenance
-        return prov
 
 
 class _Reader:
@@ -379,38 +190,19 @@ def _date(reader: _Reader, data: dict[str, Any], key: str, where: str) -> date |
         return None
 
 
-def load_profile(path: str | Path) -> Profile:
-    """Read and check a dataset profile.
-
-    Parameters
-    ----------
-    path : str or Path
-        The TOML file.
-
-    Returns
-    -------
-    Profile
-
-    Raises
-    ------
-    ProfileError
-        Listing every missing key, wrong type and missing file at once.
-    """
-    path = Path(path)
-    problems: list[Problem] = []
+def _read_toml(path: Path) -> dict[str, Any]:
     file = str(path)
     if not path.exists():
         raise ProfileError([Problem(file, "the profile file does not exist.",
                                     "give the path of a .toml profile, e.g. sample_data/london.toml.")])
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ProfileError([Problem(file, f"is not valid TOML ({exc}).",
                                     "fix the syntax; see the README's profile example.")]) from exc
-    r = _Reader(file, problems)
-    base = path.resolve().parent
 
-    r.unknown(data, "(top level)", "(top level)")
+
+def _areas_spec(r: _Reader, data: dict[str, Any], base: Path) -> AreasSpec:
     a = r.table(data, "areas")
     r.unknown(a, "areas", "areas")
     groups_raw = a.get("groups", {})
@@ -420,7 +212,7 @@ def load_profile(path: str | Path) -> Profile:
     else:
         r.problem("areas.groups", f"expected a table of label = \"column\", got {groups_raw!r}.",
                   "write groups = { borough = \"ltla24_name\" }.")
-    areas = AreasSpec(
+    return AreasSpec(
         path=r.path(a, "path", "areas", base),
         id=r.str_(a, "id", "areas") or "",
         name=r.str_(a, "name", "areas") or "",
@@ -431,8 +223,8 @@ def load_profile(path: str | Path) -> Profile:
         repair_geometry=r.bool_(a, "repair_geometry", "areas", False),
     )
 
-    i = r.table(data, "incidents")
-    r.unknown(i, "incidents", "incidents")
+
+def _incident_filters(r: _Reader, i: dict[str, Any]) -> tuple[IncidentFilter, ...]:
     filters: list[IncidentFilter] = []
     filters_raw = i.get("filters", []) or []
     if not isinstance(filters_raw, list):
@@ -450,6 +242,12 @@ def load_profile(path: str | Path) -> Profile:
         values = r.str_list(f, "values", where)
         if column and values:
             filters.append(IncidentFilter(column, values))
+    return tuple(filters)
+
+
+def _incidents_spec(r: _Reader, data: dict[str, Any], base: Path) -> IncidentsSpec:
+    i = r.table(data, "incidents")
+    r.unknown(i, "incidents", "incidents")
     incidents = IncidentsSpec(
         path=r.path(i, "path", "incidents", base),
         date=r.str_(i, "date", "incidents") or "",
@@ -460,14 +258,17 @@ def load_profile(path: str | Path) -> Profile:
         layer=r.str_(i, "layer", "incidents", required=False),
         date_format=r.str_(i, "date_format", "incidents", required=False),
         type=r.str_(i, "type", "incidents", required=False),
-        filters=tuple(filters),
+        filters=_incident_filters(r, i),
         drop_columns=r.str_list(i, "drop_columns", "incidents"),
     )
     if incidents.path.suffix.lower() in (".csv", ".gz", ".txt") and not (incidents.x and incidents.y):
         r.problem("incidents.x / incidents.y", "a CSV incident file needs coordinate columns.",
                   "add x = \"easting\" and y = \"northing\" (and crs = \"EPSG:27700\"), "
                   "or x = \"longitude\", y = \"latitude\" with crs = \"EPSG:4326\".")
+    return incidents
 
+
+def _covariate_specs(r: _Reader, data: dict[str, Any], base: Path) -> tuple[CovariateSpec, ...]:
     covariates: list[CovariateSpec] = []
     cov_raw = data.get("covariates", [])
     if not isinstance(cov_raw, list) or not cov_raw:
@@ -490,12 +291,36 @@ def load_profile(path: str | Path) -> Profile:
     names = [c.name for c in covariates]
     if len(set(names)) != len(names):
         r.problem("covariates", f"table names must be unique, got {names}.", "rename the duplicates.")
+    return tuple(covariates)
 
+
+def _exposure_spec(r: _Reader, data: dict[str, Any]) -> ExposureSpec:
     e = r.table(data, "exposure")
     r.unknown(e, "exposure", "exposure")
-    exposure = ExposureSpec(column=r.str_(e, "column", "exposure") or "",
-                            label=r.str_(e, "label", "exposure", required=False) or "households")
+    return ExposureSpec(column=r.str_(e, "column", "exposure") or "",
+                        label=r.str_(e, "label", "exposure", required=False) or "households")
 
+
+def _feature_spec(r: _Reader, fname: str, f: dict[str, Any]) -> FeatureSpec:
+    where = f"features.{fname}"
+    r.unknown(f, "features", where)
+    column = r.str_(f, "column", where, required=False)
+    numerator = r.str_list(f, "numerator", where)
+    denominator = r.str_(f, "denominator", where, required=False)
+    if bool(column) == bool(numerator):
+        r.problem(where, "give exactly one of column, or numerator with denominator.",
+                  "write column = \"IMD_score\" or numerator = [...] and denominator = \"...\".")
+    if numerator and not denominator:
+        r.problem(where, "numerator needs a denominator.", "add denominator = \"total_households\".")
+    unit = f.get("unit", "percent" if numerator else "number")
+    if unit not in ("percent", "score", "number"):
+        r.problem(f"{where}.unit", f"expected percent, score or number, got {unit!r}.",
+                  "use unit = \"percent\" for shares.")
+    return FeatureSpec(name=fname, label=r.str_(f, "label", where) or fname, column=column,
+                       numerator=numerator, denominator=denominator, unit=str(unit))
+
+
+def _feature_specs(r: _Reader, data: dict[str, Any]) -> tuple[FeatureSpec, ...]:
     features: list[FeatureSpec] = []
     f_raw = r.table(data, "features")
     if "features" in data and isinstance(f_raw, dict) and not f_raw:
@@ -503,34 +328,25 @@ def load_profile(path: str | Path) -> Profile:
                   "add at least one [features.NAME] table, e.g. [features.imd_score] with "
                   "column = \"IMD_score\".")
     for fname, f in f_raw.items():
-        where = f"features.{fname}"
         if not isinstance(f, dict):
-            r.problem(where, "expected a table.", f"write [features.{fname}] with column = \"...\".")
+            r.problem(f"features.{fname}", "expected a table.",
+                      f"write [features.{fname}] with column = \"...\".")
             continue
-        r.unknown(f, "features", where)
-        column = r.str_(f, "column", where, required=False)
-        numerator = r.str_list(f, "numerator", where)
-        denominator = r.str_(f, "denominator", where, required=False)
-        if bool(column) == bool(numerator):
-            r.problem(where, "give exactly one of column, or numerator with denominator.",
-                      "write column = \"IMD_score\" or numerator = [...] and denominator = \"...\".")
-        if numerator and not denominator:
-            r.problem(where, "numerator needs a denominator.", "add denominator = \"total_households\".")
-        unit = f.get("unit", "percent" if numerator else "number")
-        if unit not in ("percent", "score", "number"):
-            r.problem(f"{where}.unit", f"expected percent, score or number, got {unit!r}.",
-                      "use unit = \"percent\" for shares.")
-        features.append(FeatureSpec(name=fname, label=r.str_(f, "label", where) or fname,
-                                    column=column, numerator=numerator, denominator=denominator,
-                                    unit=str(unit)))
+        features.append(_feature_spec(r, fname, f))
+    return tuple(features)
 
+
+def _study_spec(r: _Reader, data: dict[str, Any]) -> StudySpec:
     s = r.table(data, "study", required=False)
     r.unknown(s, "study", "study")
     study = StudySpec(start=_date(r, s, "start", "study"), end=_date(r, s, "end", "study"),
                       history_years=r.int_(s, "history_years", "study", 5, minimum=1) or 5)
     if study.start and study.end and study.start > study.end:
         r.problem("study", f"start {study.start} is after end {study.end}.", "swap them.")
+    return study
 
+
+def _model_spec(r: _Reader, data: dict[str, Any]) -> ModelSpec:
     m = r.table(data, "model", required=False)
     r.unknown(m, "model", "model")
     family = m.get("family", "auto")
@@ -538,7 +354,7 @@ def load_profile(path: str | Path) -> Profile:
         r.problem("model.family", f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}.",
                   "write family = \"auto\".")
         family = "auto"
-    model = ModelSpec(
+    return ModelSpec(
         family=str(family),
         history=r.bool_(m, "history", "model", True),
         spatial_lag=r.bool_(m, "spatial_lag", "model", False),
@@ -546,9 +362,11 @@ def load_profile(path: str | Path) -> Profile:
         seed=r.int_(m, "seed", "model", 12345) or 0,
     )
 
+
+def _evaluation_spec(r: _Reader, data: dict[str, Any]) -> EvaluationSpec:
     ev = r.table(data, "evaluation", required=False)
     r.unknown(ev, "evaluation", "evaluation")
-    evaluation = EvaluationSpec(
+    return EvaluationSpec(
         first=r.int_(ev, "first", "evaluation", None),
         last=r.int_(ev, "last", "evaluation", None),
         window_years=r.int_(ev, "window_years", "evaluation", 5, minimum=1) or 5,
@@ -556,6 +374,8 @@ def load_profile(path: str | Path) -> Profile:
         seed=r.int_(ev, "seed", "evaluation", 20240601) or 0,
     )
 
+
+def _bands_spec(r: _Reader, data: dict[str, Any]) -> BandsSpec:
     b = r.table(data, "bands", required=False)
     r.unknown(b, "bands", "bands")
     labels = r.str_list(b, "labels", "bands") or DEFAULT_BAND_LABELS
@@ -563,9 +383,11 @@ def load_profile(path: str | Path) -> Profile:
     if len(labels) != k:
         r.problem("bands.labels", f"{len(labels)} labels given for k = {k} bands.",
                   "give one label per band, lowest first.")
-    bands = BandsSpec(scheme=str(b.get("scheme", "quantiles")), k=k, labels=labels,
-                      title=str(b.get("title", BandsSpec.title)))
+    return BandsSpec(scheme=str(b.get("scheme", "quantiles")), k=k, labels=labels,
+                     title=str(b.get("title", BandsSpec.title)))
 
+
+def _disclosure_spec(r: _Reader, data: dict[str, Any]) -> DisclosureSpec:
     d = r.table(data, "disclosure", required=False)
     r.unknown(d, "disclosure", "disclosure")
     mode = d.get("mode", "internal")
@@ -573,33 +395,62 @@ def load_profile(path: str | Path) -> Profile:
         r.problem("disclosure.mode", f"expected internal or public, got {mode!r}.",
                   "write mode = \"internal\" (service staff) or \"public\".")
         mode = "internal"
-    disclosure = DisclosureSpec(threshold=r.int_(d, "threshold", "disclosure", 5, minimum=3) or 5,
-                                mode=str(mode))
+    return DisclosureSpec(threshold=r.int_(d, "threshold", "disclosure", 5, minimum=3) or 5,
+                          mode=str(mode))
 
-    stations = None
+
+def _stations_spec(r: _Reader, data: dict[str, Any], base: Path) -> StationsSpec | None:
     st = r.table(data, "stations", required=False)
-    if st:
-        r.unknown(st, "stations", "stations")
-        stations = StationsSpec(path=r.path(st, "path", "stations", base),
-                                key=r.str_(st, "key", "stations") or "",
-                                station=r.str_(st, "station", "stations") or "",
-                                provenance=r.provenance(st, "stations"))
+    if not st:
+        return None
+    r.unknown(st, "stations", "stations")
+    return StationsSpec(path=r.path(st, "path", "stations", base),
+                        key=r.str_(st, "key", "stations") or "",
+                        station=r.str_(st, "station", "stations") or "",
+                        provenance=r.provenance(st, "stations"))
 
+
+def load_profile(path: str | Path) -> Profile:
+    """Read and check a dataset profile.
+
+    Each table is read by its own step below; every problem found in any of them is
+    collected, then raised once.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file.
+
+    Returns
+    -------
+    Profile
+
+    Raises
+    ------
+    ProfileError
+        Listing every missing key, wrong type and missing file at once.
+    """
+    path = Path(path)
+    data = _read_toml(path)
+    problems: list[Problem] = []
+    r = _Reader(str(path), problems)
+    base = path.resolve().parent
+    r.unknown(data, "(top level)", "(top level)")
     profile = Profile(
         name=r.str_(data, "name", "(top level)") or path.stem,
         service=r.str_(data, "service", "(top level)", required=False) or "",
         source=path.resolve(),
-        areas=areas,
-        incidents=incidents,
-        covariates=tuple(covariates),
-        exposure=exposure,
-        features=tuple(features),
-        study=study,
-        model=model,
-        evaluation=evaluation,
-        bands=bands,
-        disclosure=disclosure,
-        stations=stations,
+        areas=_areas_spec(r, data, base),
+        incidents=_incidents_spec(r, data, base),
+        covariates=_covariate_specs(r, data, base),
+        exposure=_exposure_spec(r, data),
+        features=_feature_specs(r, data),
+        study=_study_spec(r, data),
+        model=_model_spec(r, data),
+        evaluation=_evaluation_spec(r, data),
+        bands=_bands_spec(r, data),
+        disclosure=_disclosure_spec(r, data),
+        stations=_stations_spec(r, data, base),
         working_crs=r.str_(data, "working_crs", "(top level)", required=False),
         contact=str(data.get("contact", "")),
     )

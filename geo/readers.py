@@ -22,8 +22,8 @@ import pandas as pd
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from geo.errors import InputFileError, Problem
-from geo.profile import AreasSpec, CovariateSpec, IncidentsSpec
+from firerisk.errors import InputFileError, Problem
+from firerisk.specs import AreasSpec, CovariateSpec, IncidentsSpec
 
 __all__ = [
     "CSV_SUFFIXES",

@@ -19,7 +19,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from geo.errors import Problem, ResultsFileError
+from firerisk.errors import Problem, ResultsFileError
 
 __all__ = [
     "AREA_COLUMNS",

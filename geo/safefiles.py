@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from geo.errors import Problem, UnsafeFileError
+from firerisk.errors import Problem, UnsafeFileError
 
 __all__ = [
     "KINDS",

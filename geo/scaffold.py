@@ -24,10 +24,10 @@ import pandas as pd
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from geo.errors import InputFileError, PersonalDataError, Problem
-from geo.guard import check_personal_data
-from geo.readers import is_csv, list_columns, pick_layer
-from geo.validate import parse_dates
+from firerisk.errors import InputFileError, PersonalDataError, Problem
+from firerisk.geo.guard import check_personal_data
+from firerisk.geo.readers import is_csv, list_columns, pick_layer
+from firerisk.geo.validate import parse_dates
 
 __all__ = ["Draft", "draft_profile"]
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.errors import Problem, ResultsFileError
+from firerisk.errors import Problem, ResultsFileError
 
 __all__ = [
     "DEFAULT_PRECISION",

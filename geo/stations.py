@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from geo.errors import InputFileError, Problem
-from geo.profile import StationsSpec
-from geo.readers import list_columns, read_csv_text
-from geo.validate import ColumnNeed, missing_columns
+from firerisk.errors import InputFileError, Problem
+from firerisk.geo.readers import list_columns, read_csv_text
+from firerisk.geo.validate import ColumnNeed, missing_columns
+from firerisk.specs import StationsSpec
 
 __all__ = ["STATION_LABEL", "read_station_lookup"]
 

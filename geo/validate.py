@@ -30,9 +30,9 @@ import pyproj
 import shapely
 from pyproj.exceptions import ProjError
 
-from geo.crs import BNG, WGS84, crs_label, resolve_crs, transform_xy
-from geo.errors import Problem, describe_rows
-from geo.profile import AreasSpec, CovariateSpec, IncidentsSpec, Profile, StudySpec
+from firerisk.errors import Problem, describe_rows
+from firerisk.geo.crs import BNG, WGS84, crs_label, resolve_crs, transform_xy
+from firerisk.specs import AreasSpec, CovariateSpec, IncidentsSpec, Profile, StudySpec
 
 __all__ = [
     "DATE_FORMAT_CANDIDATES",

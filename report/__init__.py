@@ -7,12 +7,12 @@ writes a PDF to a path or a binary stream, returning a :class:`ReportSummary`. T
 output-mode stamp and the provenance in the document information.
 """
 
-from report.atlas import render_atlas_pdf
-from report.bench import benchmark_reports
-from report.explainer import render_explainer_pdf
-from report.layout import ReportOptions, ReportSummary
-from report.mapsheet import render_map_pdf
-from report.sources import atlas_pdf_bytes, explainer_pdf_bytes, map_pdf_bytes
+from firerisk.report.atlas import render_atlas_pdf
+from firerisk.report.bench import benchmark_reports
+from firerisk.report.explainer import render_explainer_pdf
+from firerisk.report.layout import ReportOptions, ReportSummary
+from firerisk.report.mapsheet import render_map_pdf
+from firerisk.report.sources import atlas_pdf_bytes, explainer_pdf_bytes, map_pdf_bytes
 
 __all__ = [
     "ReportOptions",

@@ -18,9 +18,9 @@ import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from geo.errors import Problem, ReportRequestError
-from geo.results import Results
-from report.layout import (
+from firerisk.errors import Problem, ReportRequestError
+from firerisk.geo.results import Results
+from firerisk.report.layout import (
     Progress,
     ReportContext,
     ReportOptions,
@@ -43,7 +43,7 @@ from report.layout import (
     text_width_pt,
     wrap_text,
 )
-from report.mapsheet import (
+from firerisk.report.mapsheet import (
     MapData,
     MapPageRequest,
     draw_choropleth,
@@ -55,13 +55,13 @@ from report.mapsheet import (
     map_subtitle,
     style_map_axes,
 )
-from report.selection import (
+from firerisk.report.selection import (
     check_group_column,
     group_values,
     resolve_group_values,
     selection_mask,
 )
-from report.tables import ListPlan, draw_list_page, plan_list
+from firerisk.report.tables import ListPlan, draw_list_page, plan_list
 
 __all__ = ["AtlasPlan", "group_title", "plan_atlas", "render_atlas_pdf"]
 

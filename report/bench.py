@@ -6,10 +6,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from geo.results import Results
-from report.atlas import render_atlas_pdf
-from report.layout import ReportOptions, load_results
-from report.mapsheet import render_map_pdf
+from firerisk.geo.results import Results
+from firerisk.report.atlas import render_atlas_pdf
+from firerisk.report.layout import ReportOptions, load_results
+from firerisk.report.mapsheet import render_map_pdf
 
 __all__ = ["benchmark_reports"]
 

@@ -30,10 +30,10 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib_scalebar.scalebar import ScaleBar
 
+from firerisk.errors import Problem, ReportRequestError
+from firerisk.geo.results import Results
 from firerisk.pipeline import HISTORY_WITHHELD
-from geo.errors import Problem, ReportRequestError
-from geo.results import Results
-from report.layout import (
+from firerisk.report.layout import (
     ReportContext,
     ReportOptions,
     ReportSummary,
@@ -49,7 +49,7 @@ from report.layout import (
     text_width_pt,
     wrap_text,
 )
-from report.mapsheet import (
+from firerisk.report.mapsheet import (
     CONTEXT_FACE,
     draw_north_arrow,
     fig_axes,

@@ -25,8 +25,8 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font, LoadFlags
 
-from geo.errors import Problem, ReportRequestError
-from geo.results import Results, join_attributions, read_results
+from firerisk.errors import Problem, ReportRequestError
+from firerisk.geo.results import Results, join_attributions, read_results
 
 __all__ = [
     "LAYERS",

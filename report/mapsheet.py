@@ -25,9 +25,9 @@ from matplotlib.patches import FancyArrow, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib_scalebar.scalebar import ScaleBar
 
-from geo.errors import Problem, ReportRequestError
-from geo.results import Results
-from report.layout import (
+from firerisk.errors import Problem, ReportRequestError
+from firerisk.geo.results import Results
+from firerisk.report.layout import (
     NO_DATA_COLOUR,
     Progress,
     ReportContext,
@@ -50,8 +50,8 @@ from report.layout import (
     text_width_pt,
     wrap_text,
 )
-from report.selection import check_group_column, resolve_group_values, selection_mask
-from report.tables import draw_list_page, plan_list
+from firerisk.report.selection import check_group_column, resolve_group_values, selection_mask
+from firerisk.report.tables import draw_list_page, plan_list
 
 __all__ = [
     "CONTEXT_FACE",

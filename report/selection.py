@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from geo.errors import Problem, ReportRequestError
-from geo.results import Results
+from firerisk.errors import Problem, ReportRequestError
+from firerisk.geo.results import Results
 
 __all__ = [
     "available_group_columns",

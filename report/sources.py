@@ -27,10 +27,10 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from pypdf import PdfReader, PdfWriter
 
-from geo.results import Results
-from report.atlas import render_atlas_pdf
-from report.explainer import LEAFLET_MODE_STATEMENT, render_explainer_pdf
-from report.layout import (
+from firerisk.geo.results import Results
+from firerisk.report.atlas import render_atlas_pdf
+from firerisk.report.explainer import LEAFLET_MODE_STATEMENT, render_explainer_pdf
+from firerisk.report.layout import (
     ReportContext,
     ReportOptions,
     draw_footer,
@@ -43,7 +43,7 @@ from report.layout import (
     report_context,
     wrap_text,
 )
-from report.mapsheet import render_map_pdf
+from firerisk.report.mapsheet import render_map_pdf
 
 __all__ = [
     "atlas_pdf_bytes",

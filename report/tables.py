@@ -13,8 +13,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from geo.results import Results
-from report.layout import (
+from firerisk.geo.results import Results
+from firerisk.report.layout import (
     ReportContext,
     ReportOptions,
     draw_footer,

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.errors import BandSchemeError, Problem
-from geo.profile import DEFAULT_BAND_LABELS
+from firerisk.errors import BandSchemeError, Problem
+from firerisk.specs import DEFAULT_BAND_LABELS
 
 __all__ = ["DEFAULT_LABELS", "SCHEMES", "TITLE", "BandResult", "classify"]
 

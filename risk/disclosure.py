@@ -80,7 +80,7 @@ from scipy import sparse
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
-from geo.errors import DisclosureError, Problem
+from firerisk.errors import DisclosureError, Problem
 
 __all__ = [
     "MODES",

@@ -88,9 +88,9 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from geo.errors import FireRiskError, Problem, describe_rows
-from risk.model import ModelConfig, fit_predict
-from risk.smoothing import eb_rate
+from firerisk.errors import FireRiskError, Problem, describe_rows
+from firerisk.risk.model import ModelConfig, fit_predict
+from firerisk.risk.smoothing import eb_rate
 
 __all__ = [
     "BASELINES",

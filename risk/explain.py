@@ -22,8 +22,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from geo.profile import FeatureSpec
-from risk.model import HISTORY, LAG, FitResult
+from firerisk.risk.model import HISTORY, LAG, FitResult
+from firerisk.specs import FeatureSpec
 
 __all__ = ["TYPICAL", "contributions", "explain", "explain_fit", "format_value"]
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from geo.errors import FeatureError, Problem, describe_rows
-from geo.profile import ExposureSpec, FeatureSpec
+from firerisk.errors import FeatureError, Problem, describe_rows
+from firerisk.specs import ExposureSpec, FeatureSpec
 
 __all__ = ["EXPOSURE", "build_features"]
 

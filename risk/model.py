@@ -60,9 +60,9 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.discrete.discrete_model import NegativeBinomial, Poisson
 
-from geo.errors import ModelInputError, Problem
-from risk.features import EXPOSURE
-from risk.smoothing import eb_rate, eb_weights
+from firerisk.errors import ModelInputError, Problem
+from firerisk.risk.features import EXPOSURE
+from firerisk.risk.smoothing import eb_rate, eb_weights
 
 __all__ = [
     "HISTORY",

@@ -38,8 +38,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from risk.bands import BandResult
-from risk.model import FitResult
+from firerisk.risk.bands import BandResult
+from firerisk.risk.model import FitResult
 
 __all__ = ["UncertaintyResult", "simulate", "top_share_mask"]
 

@@ -16,9 +16,10 @@ from dataclasses import replace
 
 import pandas as pd
 
+from firerisk.geo.profile import load_profile
 from firerisk.pipeline import _weights, model_config, prepare
-from geo.profile import FeatureSpec, load_profile
-from risk.evaluate import compare_models
+from firerisk.risk.evaluate import compare_models
+from firerisk.specs import FeatureSpec
 
 DOMAINS = ("Income_score", "Employment_score", "Education_score", "Health_score", "Crime_score",
            "Housing_and_Services_score", "Environment_score")

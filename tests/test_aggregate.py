@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.aggregate import (
+from firerisk.geo.aggregate import (
     REASONS,
     RowAccounting,
     YearCoverage,

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from geo.results import Results, read_results, write_results
-from ui.exports import BASE_COLUMNS, RATE, targets_csv, targets_table
+from firerisk.geo.results import Results, read_results, write_results
+from firerisk.ui.exports import BASE_COLUMNS, RATE, targets_csv, targets_table
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -297,9 +297,9 @@ def test_missing_results_are_built_on_first_start(sample_results, tmp_path, monk
 def test_public_results_without_counts_or_rates(results):
     from dataclasses import replace
 
-    from ui.bands import published_banding
-    from ui.mapview import available_layers, layer_style, tooltip_properties
-    from ui.state import band_schemes
+    from firerisk.ui.bands import published_banding
+    from firerisk.ui.mapview import available_layers, layer_style, tooltip_properties
+    from firerisk.ui.state import band_schemes
 
     hidden = ["obs_recent", *[c for c in results.areas.columns if c.startswith("obs_")],
               "expected", "risk_per_1000", "pi_low", "pi_high", "p_top10"]
@@ -330,7 +330,7 @@ def test_public_results_without_counts_or_rates(results):
     (3, ["0", "1–2 (exact number hidden)", "3–9", "10–14", "15–19", "20 or more"]),
 ])
 def test_observed_classes_follow_the_threshold(threshold, labels):
-    from ui.mapview import observed_classes
+    from firerisk.ui.mapview import observed_classes
 
     classes = observed_classes(threshold)
     assert [c[0] for c in classes] == labels
@@ -340,7 +340,12 @@ def test_observed_classes_follow_the_threshold(threshold, labels):
 
 
 def test_vendor_assets_are_copied_once_and_served_under_the_base_path(tmp_path):
-    from ui.assets import LEAFLET_FILES, install_vendor_assets, leaflet_source_dir, static_url
+    from firerisk.ui.assets import (
+        LEAFLET_FILES,
+        install_vendor_assets,
+        leaflet_source_dir,
+        static_url,
+    )
 
     copied = install_vendor_assets(static_dir=tmp_path)
     assert len(copied) == len(LEAFLET_FILES)

@@ -20,11 +20,16 @@ import pytest
 from pypdf import PdfReader
 from streamlit.testing.v1 import AppTest
 
-from geo.errors import ReportRequestError
-from geo.results import Results, read_results, write_results
-from report.explainer import LEAFLET_MODE_STATEMENT
-from ui.downloads import atlas_pdf_bytes, explainer_pdf_bytes, map_pdf_bytes, mode_statement
-from ui.exports import CHANCE, RATE, targets_csv, targets_table
+from firerisk.errors import ReportRequestError
+from firerisk.geo.results import Results, read_results, write_results
+from firerisk.report.explainer import LEAFLET_MODE_STATEMENT
+from firerisk.ui.downloads import (
+    atlas_pdf_bytes,
+    explainer_pdf_bytes,
+    map_pdf_bytes,
+    mode_statement,
+)
+from firerisk.ui.exports import CHANCE, RATE, targets_csv, targets_table
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -266,7 +271,7 @@ def test_data_page_shows_register_checksums_rows_and_disclosure(sample_results, 
 
 
 def test_register_csv_and_data_summary_carry_mode_checksums_and_rows(results, sample_results):
-    from ui.exports import data_summary_text, register_csv
+    from firerisk.ui.exports import data_summary_text, register_csv
 
     data = register_csv(results)
     text = data.decode("utf-8-sig")
@@ -324,7 +329,7 @@ def test_evaluation_page_shows_all_six_rankings_and_the_model(sample_results, re
 
 
 def test_factor_sentences_quote_steps_people_can_picture(results):
-    from ui.page_evaluation import factor_sentences
+    from firerisk.ui.page_evaluation import factor_sentences
 
     coefs = pd.DataFrame({
         "name": ["const", "imd_score", "flat_share", "history"],
@@ -399,7 +404,7 @@ def test_list_takes_the_rate_from_the_areas_layer_if_the_targets_lack_it(results
 
 
 def test_list_csv_names_the_forecast_year_of_the_file(results):
-    from ui.text import forecast_year, in_forecast_year
+    from firerisk.ui.text import forecast_year, in_forecast_year
 
     assert forecast_year(results) == int(results.run["years"]["next_year"])
     later = replace(results, run={**results.run,

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.errors import BandSchemeError
-from risk.bands import SCHEMES, TITLE, classify
+from firerisk.errors import BandSchemeError
+from firerisk.risk.bands import SCHEMES, TITLE, classify
 
 VALUES = pd.Series(np.arange(1, 101, dtype=float), index=[f"a{i}" for i in range(100)])
 

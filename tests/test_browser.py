@@ -12,7 +12,10 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 
-from geo.results import Results, read_results
+from firerisk.geo.results import Results, read_results
+from firerisk.ui.bands import published_banding
+from firerisk.ui.mapview import LAYERS, group_classes, group_summary, layer_style
+from firerisk.ui.state import CACHE_FOLDER, STATIC_DIR, fingerprint
 from tests.browser_helpers import (
     ROOT,
     ByteCounter,
@@ -25,9 +28,6 @@ from tests.browser_helpers import (
     wait_for_fills,
     wait_for_polygons,
 )
-from ui.bands import published_banding
-from ui.mapview import LAYERS, group_classes, group_summary, layer_style
-from ui.state import CACHE_FOLDER, STATIC_DIR, fingerprint
 
 pytestmark = pytest.mark.browser
 

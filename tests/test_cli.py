@@ -164,7 +164,7 @@ def test_report_pdf_from_the_cli_carries_sources_and_mode(sample_results: Path,
                                                           tmp_path: Path) -> None:
     from pypdf import PdfReader
 
-    from geo.checksum import file_sha256
+    from firerisk.geo.checksum import file_sha256
 
     out = tmp_path / "hackney.pdf"
     proc = _run("report", "--results", str(sample_results), "--out", str(out),

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from bench.load import drive_sessions, pick_groups
-from geo.results import read_results
+from firerisk.geo.results import read_results
+from firerisk.ui.bands import published_banding
+from firerisk.ui.mapview import LAYERS, layer_style
 from tests.browser_helpers import NetworkGuard, run_app
-from ui.bands import published_banding
-from ui.mapview import LAYERS, layer_style
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,7 @@ import pyproj
 import pytest
 import shapely
 
-from geo.crs import (
+from firerisk.geo.crs import (
     BNG,
     WGS84,
     choose_working_crs,

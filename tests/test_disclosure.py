@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo.errors import DisclosureError
-from risk.disclosure import (
+from firerisk.errors import DisclosureError
+from firerisk.risk.disclosure import (
     WITHHELD,
     DisclosurePolicy,
     DisclosureReport,

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from esda.smoothing import Empirical_Bayes
 
-from risk.evaluate import (
+from firerisk.risk.evaluate import (
     BASELINES,
     BacktestResult,
     EvaluationError,
@@ -32,7 +32,7 @@ from risk.evaluate import (
     format_table,
     unit_deviance,
 )
-from risk.model import ModelConfig, fit_predict
+from firerisk.risk.model import ModelConfig, fit_predict
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -514,8 +514,8 @@ def london() -> tuple[pd.DataFrame, pd.DataFrame]:
     """London dwelling fires per LSOA and year (built here with a plain spatial join)."""
     import geopandas as gpd
 
-    from geo.profile import load_profile
-    from risk.features import build_features
+    from firerisk.geo.profile import load_profile
+    from firerisk.risk.features import build_features
 
     areas = gpd.read_file(SAMPLE / "london_lsoa21.geojson").to_crs(27700)
     fires = pd.read_csv(SAMPLE / "lfb_dwelling_fires_2009_2024.csv.gz",
@@ -602,7 +602,7 @@ def test_london_capture_matches_the_reference_baselines(
 
 @pytest.mark.parametrize("case", ["ties", "distinct", "zero_households", "fractional"])
 def test_bootstrap_capture_matches_each_resample(case: str) -> None:
-    from risk.evaluate import _captured, _captured_boot, _order_blocks, _resamples
+    from firerisk.risk.evaluate import _captured, _captured_boot, _order_blocks, _resamples
 
     rng = np.random.default_rng(21)
     shares = [0.0, 0.05, 0.1, 0.2, 0.5, 1.0]
@@ -636,7 +636,7 @@ def test_bootstrap_capture_matches_each_resample(case: str) -> None:
 def test_bootstrap_capture_head_grows_to_every_budget() -> None:
     # The head first covers the top 25% of households (largest share 20% + 5%); resamples
     # that draw the first area many times need far more of the ranking.
-    from risk.evaluate import _captured, _captured_boot, _order_blocks, _resamples
+    from firerisk.risk.evaluate import _captured, _captured_boot, _order_blocks, _resamples
 
     n = 30
     h = np.full(n, 10.0)

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.profile import FeatureSpec
-from risk.explain import contributions, explain, explain_fit
-from risk.model import HISTORY, INTERCEPT, ModelConfig, fit_predict
+from firerisk.risk.explain import contributions, explain, explain_fit
+from firerisk.risk.model import HISTORY, INTERCEPT, ModelConfig, fit_predict
+from firerisk.specs import FeatureSpec
 
 FEATURES = (
     FeatureSpec(name="social", label="Social renting", numerator=("a",), denominator="b",

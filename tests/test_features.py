@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.errors import FeatureError, FireRiskError
-from geo.profile import ExposureSpec, FeatureSpec, load_profile
-from risk.features import build_features
+from firerisk.errors import FeatureError, FireRiskError
+from firerisk.geo.profile import load_profile
+from firerisk.risk.features import build_features
+from firerisk.specs import ExposureSpec, FeatureSpec
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.errors import InputFileError, PersonalDataError
-from geo.guard import check_one_row_per_area, check_personal_data, is_valid_nhs_number
+from firerisk.errors import InputFileError, PersonalDataError
+from firerisk.geo.guard import check_one_row_per_area, check_personal_data, is_valid_nhs_number
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
@@ -254,8 +254,8 @@ label = "Score"
 
 
 def test_profile_inputs_are_all_checked_at_once(tmp_path):
-    from geo.guard import check_profile_inputs
-    from geo.profile import load_profile
+    from firerisk.geo.guard import check_profile_inputs
+    from firerisk.geo.profile import load_profile
 
     profile = load_profile(write_profile(tmp_path))
     (tmp_path / "renamed.csv").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
@@ -270,9 +270,9 @@ def test_profile_inputs_are_all_checked_at_once(tmp_path):
 
 
 def test_profile_drop_columns_let_a_file_through(tmp_path):
-    from geo.errors import UnsafeFileError
-    from geo.guard import check_profile_inputs
-    from geo.profile import load_profile
+    from firerisk.errors import UnsafeFileError
+    from firerisk.geo.guard import check_profile_inputs
+    from firerisk.geo.profile import load_profile
 
     profile = load_profile(write_profile(tmp_path, incident_drop=["Postcode_full"],
                                          covariate_drop=["phone"]))
@@ -289,7 +289,7 @@ def test_profile_drop_columns_let_a_file_through(tmp_path):
 
 
 def test_sample_profile_passes(sample_profile):
-    from geo.guard import check_profile_inputs
-    from geo.profile import load_profile
+    from firerisk.geo.guard import check_profile_inputs
+    from firerisk.geo.profile import load_profile
 
     check_profile_inputs(load_profile(sample_profile))

@@ -21,9 +21,9 @@ import pyproj
 import pytest
 import shapely
 
-from geo.aggregate import REASONS
-from geo.ingest import Inputs, load_inputs
-from geo.profile import load_profile
+from firerisk.geo.aggregate import REASONS
+from firerisk.geo.ingest import Inputs, load_inputs
+from firerisk.geo.profile import load_profile
 
 X0, Y0 = 530_000.0, 180_000.0
 PROV = {"publisher": "Test", "licence": "OGL v3", "attribution": "Test data"}

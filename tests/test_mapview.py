@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from geo.results import Results, read_results, write_results
-from risk.bands import classify
-from ui import mapview, state
-from ui.assets import STATIC_DIR
-from ui.bands import Banding, published_banding
+from firerisk.geo.results import Results, read_results, write_results
+from firerisk.risk.bands import classify
+from firerisk.ui import mapview, state
+from firerisk.ui.assets import STATIC_DIR
+from firerisk.ui.bands import Banding, published_banding
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")

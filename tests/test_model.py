@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from libpysal.weights import lat2W
 
-from geo.errors import ModelInputError
-from geo.profile import load_profile
-from risk.features import build_features
-from risk.model import HISTORY, INTERCEPT, LAG, FitResult, ModelConfig, fit_predict
+from firerisk.errors import ModelInputError
+from firerisk.geo.profile import load_profile
+from firerisk.risk.features import build_features
+from firerisk.risk.model import HISTORY, INTERCEPT, LAG, FitResult, ModelConfig, fit_predict
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 FEATURES = ("imd_score", "social_rent_share", "flat_share")

@@ -36,10 +36,10 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
+from firerisk.errors import PersonalDataError
+from firerisk.geo.results import Results, read_results
 from firerisk.pipeline import build
-from geo.errors import PersonalDataError
-from geo.results import Results, read_results
-from risk.disclosure import find_disclosures
+from firerisk.risk.disclosure import find_disclosures
 
 __all__: list[str] = []
 
@@ -610,8 +610,13 @@ def truth_cells(built: Built) -> dict[Cell, int]:
 
 def render_outputs(built: Built, *, atlas: bool = False) -> dict[str, str]:
     """Text of every document made from the results: CSV, map PDF, explainer, atlas."""
-    from report import ReportOptions, render_atlas_pdf, render_explainer_pdf, render_map_pdf
-    from ui.exports import targets_csv
+    from firerisk.report import (
+        ReportOptions,
+        render_atlas_pdf,
+        render_explainer_pdf,
+        render_map_pdf,
+    )
+    from firerisk.ui.exports import targets_csv
 
     out: dict[str, str] = {"csv": targets_csv(built.results).decode("utf-8-sig")}
     buf = io.BytesIO()
@@ -876,8 +881,8 @@ def test_brute_force_reader_pins_nothing_in_a_tiny_case(tmp_path: Path) -> None:
 
 def test_hostile_area_names_are_defused_and_escaped(tmp_path: Path) -> None:
     """Text from the inputs cannot run as a spreadsheet formula or as HTML in the outputs."""
-    from ui import mapview
-    from ui.exports import targets_csv
+    from firerisk.ui import mapview
+    from firerisk.ui.exports import targets_csv
 
     hostile = ("=HYPERLINK(\"http://x.invalid\",\"a\")", "<img src=x onerror=alert(1)>",
                "+1+cmd", "@SUM(A1)", "Tom & Jerry's \"yard\"", "-2+3")
@@ -951,9 +956,9 @@ def test_real_results_hold_no_incident_level_data(london: Any, incident_rows: pd
 def _map_documents(results: Results, path: str, sha: str) -> dict[str, str]:
     """The HTML of the map page for every layer, and every static file its script loads,
     made by the app's own functions the way ``ui/page_map.py`` makes them."""
-    from ui import mapview, state
-    from ui.assets import LEAFLET_CSS, LEAFLET_JS, static_url
-    from ui.bands import AS_PUBLISHED, classify_rates
+    from firerisk.ui import mapview, state
+    from firerisk.ui.assets import LEAFLET_CSS, LEAFLET_JS, static_url
+    from firerisk.ui.bands import AS_PUBLISHED, classify_rates
 
     files = state.map_files(path, sha, "borough")
     for value in files.groups:  # split maps: every group's file, as a zoomed-in map loads it
@@ -1002,7 +1007,7 @@ def test_app_map_sends_no_incident_coordinates(split: bool, sample_results: Path
     """
     from pyproj import Transformer
 
-    from ui import mapview, state
+    from firerisk.ui import mapview, state
 
     monkeypatch.setattr(state, "STATIC_DIR", tmp_path)
     # no background writer (it would outlive the test): the group files are written above
@@ -1057,9 +1062,9 @@ def test_app_map_sends_no_incident_coordinates(split: bool, sample_results: Path
 
 def test_provenance_register_matches_the_input_files(sample_profile: Path, london: Any,
                                                      incident_rows: pd.DataFrame) -> None:
-    from geo.profile import load_profile
-    from report import render_map_pdf
-    from ui.exports import targets_csv
+    from firerisk.geo.profile import load_profile
+    from firerisk.report import render_map_pdf
+    from firerisk.ui.exports import targets_csv
 
     results, layers, _ = london
     profile = load_profile(sample_profile)

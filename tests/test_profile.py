@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from geo.errors import ProfileError
-from geo.profile import load_profile
+from firerisk.errors import ProfileError
+from firerisk.geo.profile import load_profile
 
 GOOD = """
 name = "Test"

@@ -13,16 +13,8 @@ import pyproj
 import pytest
 import shapely
 
-from geo.errors import InputFileError
-from geo.profile import (
-    AreasSpec,
-    CovariateSpec,
-    IncidentFilter,
-    IncidentsSpec,
-    Provenance,
-    StudySpec,
-)
-from geo.readers import (
+from firerisk.errors import InputFileError
+from firerisk.geo.readers import (
     incident_columns,
     is_csv,
     list_columns,
@@ -31,7 +23,15 @@ from geo.readers import (
     read_covariates,
     read_incidents,
 )
-from geo.validate import prepare_incidents
+from firerisk.geo.validate import prepare_incidents
+from firerisk.specs import (
+    AreasSpec,
+    CovariateSpec,
+    IncidentFilter,
+    IncidentsSpec,
+    Provenance,
+    StudySpec,
+)
 
 PROV = Provenance(publisher="Test", licence="OGL", attribution="Test")
 

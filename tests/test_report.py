@@ -17,12 +17,12 @@ import pypdf
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from geo.errors import ReportRequestError, ResultsFileError
-from geo.results import Results, read_results
-from report import ReportOptions, render_atlas_pdf, render_explainer_pdf, render_map_pdf
-from report.explainer import leaflet_reason
-from report.layout import band_colours, new_page, report_context
-from report.mapsheet import MapData, MapPageRequest, draw_map_page, place_labels
+from firerisk.errors import ReportRequestError, ResultsFileError
+from firerisk.geo.results import Results, read_results
+from firerisk.report import ReportOptions, render_atlas_pdf, render_explainer_pdf, render_map_pdf
+from firerisk.report.explainer import leaflet_reason
+from firerisk.report.layout import band_colours, new_page, report_context
+from firerisk.report.mapsheet import MapData, MapPageRequest, draw_map_page, place_labels
 
 GENERATED = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 GENERATED_TEXT = "14 March 2025"

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from pypdf import PdfReader
 
-from geo.results import Results, join_attributions, read_results
-from report.explainer import explainer_text, leaflet_reason
-from report.sources import atlas_pdf_bytes, explainer_pdf_bytes, map_pdf_bytes
+from firerisk.geo.results import Results, join_attributions, read_results
+from firerisk.report.explainer import explainer_text, leaflet_reason
+from firerisk.report.sources import atlas_pdf_bytes, explainer_pdf_bytes, map_pdf_bytes
 
 GENERATED = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 HISTORY_SENTENCE = "More fires here in recent years than the service average"
@@ -267,8 +267,8 @@ def test_history_reasons_made_alike_are_printed_once(results: Results):
 
 
 def test_extra_pages_must_be_a_whole_number(results: Results):
-    from geo.errors import ReportRequestError
-    from report import render_map_pdf
+    from firerisk.errors import ReportRequestError
+    from firerisk.report import render_map_pdf
 
     with pytest.raises(ReportRequestError, match="extra_pages"):
         render_map_pdf(results, io.BytesIO(), extra_pages=-1)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from geo.errors import UnsafeFileError
-from geo.safefiles import check_file, escape_text, safe_extract_zip, safe_upload, sniff
+from firerisk.errors import UnsafeFileError
+from firerisk.geo.safefiles import check_file, escape_text, safe_extract_zip, safe_upload, sniff
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 MB = 1024 * 1024

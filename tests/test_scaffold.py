@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import scaffold
-from geo.errors import InputFileError, ProfileError
-from geo.guard import check_profile_inputs
-from geo.ingest import load_inputs
-from geo.profile import load_profile
-from geo.scaffold import draft_profile
+from firerisk.errors import InputFileError, ProfileError
+from firerisk.geo import scaffold
+from firerisk.geo.guard import check_profile_inputs
+from firerisk.geo.ingest import load_inputs
+from firerisk.geo.profile import load_profile
+from firerisk.geo.scaffold import draft_profile
 from tests.conftest import SAMPLE_PROFILE
 from tests.test_cli import _run
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import shapely
 
-import geo.simplify as simplify_mod
-from geo.errors import ResultsFileError
-from geo.simplify import DEFAULT_TOLERANCE_M, dissolve, simplify_coverage, web_geometries
+import firerisk.geo.simplify as simplify_mod
+from firerisk.errors import ResultsFileError
+from firerisk.geo.simplify import DEFAULT_TOLERANCE_M, dissolve, simplify_coverage, web_geometries
 
 LONDON = Path(__file__).resolve().parent.parent / "sample_data" / "london_lsoa21.geojson"
 

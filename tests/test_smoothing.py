@@ -9,7 +9,7 @@ import pytest
 from esda.smoothing import Empirical_Bayes
 from libpysal import examples
 
-from risk.smoothing import eb_rate, eb_weights, sir
+from firerisk.risk.smoothing import eb_rate, eb_weights, sir
 
 # Three areas: counts y, exposure n.
 Y = pd.Series([1.0, 10.0, 30.0], index=["a", "b", "c"])

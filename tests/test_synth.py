@@ -31,7 +31,8 @@ from bench.synth import (
     sample_points,
     select_areas,
 )
-from geo.profile import Profile, load_profile
+from firerisk.geo.profile import load_profile
+from firerisk.specs import Profile
 
 
 def _sjoin_counts(out: Path, years: list[int]) -> pd.DataFrame:
@@ -48,7 +49,7 @@ def _sjoin_counts(out: Path, years: list[int]) -> pd.DataFrame:
 def _project_counts(profile: Profile, out: Path, years: list[int]) -> pd.DataFrame:
     """Counts from the project's own ingest stage when it exists, else the plain join."""
     try:
-        from geo.ingest import load_inputs
+        from firerisk.geo.ingest import load_inputs
     except ImportError:
         return _sjoin_counts(out, years)
     counts = load_inputs(profile).counts

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.profile import load_profile
-from risk.bands import classify
-from risk.features import build_features
-from risk.model import FitResult, ModelConfig, fit_predict
-from risk.uncertainty import simulate, top_share_mask
+from firerisk.geo.profile import load_profile
+from firerisk.risk.bands import classify
+from firerisk.risk.features import build_features
+from firerisk.risk.model import FitResult, ModelConfig, fit_predict
+from firerisk.risk.uncertainty import simulate, top_share_mask
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 FEATURES = ("imd_score", "social_rent_share", "flat_share")
@@ -201,7 +201,7 @@ def test_top_share_mask_edge_inputs() -> None:
 
 @pytest.mark.parametrize("method", ["linear", "inverted_cdf"])
 def test_quantiles_from_sorted_rows_match_numpy(method: Literal["linear", "inverted_cdf"]) -> None:
-    from risk.uncertainty import _quantiles_sorted
+    from firerisk.risk.uncertainty import _quantiles_sorted
 
     rng = np.random.default_rng(5)
     for n in (1, 2, 3, 10, 99, 100, 101, 2000):

@@ -17,10 +17,10 @@ import pyproj
 import pytest
 import shapely
 
-from geo.errors import InputFileError
-from geo.ingest import load_inputs
-from geo.profile import load_profile
-from geo.validate import parse_dates
+from firerisk.errors import InputFileError
+from firerisk.geo.ingest import load_inputs
+from firerisk.geo.profile import load_profile
+from firerisk.geo.validate import parse_dates
 
 X0, Y0 = 530_000.0, 180_000.0
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from risk.bands import classify
+from firerisk.risk.bands import classify
 
 __all__ = ["AS_PUBLISHED", "SCHEMES", "Banding", "classify_rates", "published_banding"]
 

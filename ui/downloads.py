@@ -12,17 +12,17 @@ from typing import Any
 
 import streamlit as st
 
-from geo.errors import FireRiskError
-from geo.results import Results
-from report.sources import (
+from firerisk.errors import FireRiskError
+from firerisk.geo.results import Results
+from firerisk.report.sources import (
     atlas_pdf_bytes,
     explainer_pdf_bytes,
     map_pdf_bytes,
     mode_statement,
     sources_annex_pdf,
 )
-from ui.state import fingerprint, load_results
-from ui.text import md_escape
+from firerisk.ui.state import fingerprint, load_results
+from firerisk.ui.text import md_escape
 
 __all__ = [
     "atlas_pdf_bytes",

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.checksum import file_sha256
-from geo.results import Results
-from report.sources import provenance_summary
-from ui.bands import AS_PUBLISHED, Banding
-from ui.text import in_forecast_year
+from firerisk.geo.checksum import file_sha256
+from firerisk.geo.results import Results
+from firerisk.report.sources import provenance_summary
+from firerisk.ui.bands import AS_PUBLISHED, Banding
+from firerisk.ui.text import in_forecast_year
 
 __all__ = [
     "BASE_COLUMNS",

@@ -40,9 +40,9 @@ from jinja2 import Template
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from geo.results import Results
-from ui.bands import AS_PUBLISHED, Banding
-from ui.text import in_forecast_year
+from firerisk.geo.results import Results
+from firerisk.ui.bands import AS_PUBLISHED, Banding
+from firerisk.ui.text import in_forecast_year
 
 __all__ = [
     "AREA_MAP_JS",

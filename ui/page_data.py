@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from geo.results import Results
-from ui import state
-from ui.exports import (
+from firerisk.geo.results import Results
+from firerisk.ui import state
+from firerisk.ui.exports import (
     accounting_table,
     data_summary_text,
     person_level_data_read,
@@ -25,7 +25,7 @@ from ui.exports import (
     suppression_rule,
     years_summary,
 )
-from ui.text import in_forecast_year, md_escape
+from firerisk.ui.text import in_forecast_year, md_escape
 
 __all__ = ["model_paragraphs", "render", "section_table"]
 

@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from geo.results import Results
-from ui import state
-from ui.text import md_escape
+from firerisk.geo.results import Results
+from firerisk.ui import state
+from firerisk.ui.text import md_escape
 
 __all__ = [
     "RANKING_HELP",

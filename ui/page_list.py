@@ -7,11 +7,11 @@ import re
 
 import streamlit as st
 
-from ui import state
-from ui.bands import AS_PUBLISHED
-from ui.downloads import render_downloads
-from ui.exports import CHANCE, RATE, targets_csv, targets_table
-from ui.text import in_forecast_year, md_escape
+from firerisk.ui import state
+from firerisk.ui.bands import AS_PUBLISHED
+from firerisk.ui.downloads import render_downloads
+from firerisk.ui.exports import CHANCE, RATE, targets_csv, targets_table
+from firerisk.ui.text import in_forecast_year, md_escape
 
 __all__ = ["render"]
 

@@ -11,10 +11,10 @@ import numpy as np
 import streamlit as st
 from streamlit_folium import st_folium
 
-from ui import mapview, state
-from ui.assets import LEAFLET_CSS, LEAFLET_JS, static_url
-from ui.bands import AS_PUBLISHED, Banding, classify_rates
-from ui.text import forecast_year, md_escape
+from firerisk.ui import mapview, state
+from firerisk.ui.assets import LEAFLET_CSS, LEAFLET_JS, static_url
+from firerisk.ui.bands import AS_PUBLISHED, Banding, classify_rates
+from firerisk.ui.text import forecast_year, md_escape
 
 __all__ = ["MAP_HEIGHT", "render"]
 

@@ -24,19 +24,19 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from geo.checksum import file_sha256
-from geo.errors import FireRiskError
-from geo.results import Results, read_results
-from geo.simplify import (
+from firerisk.errors import FireRiskError
+from firerisk.geo.checksum import file_sha256
+from firerisk.geo.results import Results, read_results
+from firerisk.geo.simplify import (
     DEFAULT_PRECISION,
     DEFAULT_TOLERANCE_M,
     dissolve,
     simplify_coverage,
     web_geometries,
 )
-from ui import mapview
-from ui.assets import APP_DIR, STATIC_DIR, install_vendor_assets
-from ui.bands import AS_PUBLISHED, SCHEMES, Banding, classify_rates, published_banding
+from firerisk.ui import mapview
+from firerisk.ui.assets import APP_DIR, STATIC_DIR, install_vendor_assets
+from firerisk.ui.bands import AS_PUBLISHED, SCHEMES, Banding, classify_rates, published_banding
 
 __all__ = [
     "ALL",

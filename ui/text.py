@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from geo.results import Results
+    from firerisk.geo.results import Results
 
 __all__ = ["forecast_year", "in_forecast_year", "md_escape"]
 
