@@ -21,6 +21,23 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from firerisk.columns import (
+    AREA_ID,
+    AREA_NAME,
+    BAND,
+    BAND_INDEX,
+    EXPECTED,
+    HOUSEHOLDS,
+    IMD_DECILE,
+    MODEL_NOTE,
+    OBS_RECENT,
+    P_TOP10,
+    PI_HIGH,
+    PI_LOW,
+    RANK,
+    RISK_PER_1000,
+    UNCERTAIN_BAND,
+)
 from firerisk.geo.checksum import file_sha256
 from firerisk.geo.profile import load_profile
 from firerisk.specs import Profile
@@ -80,7 +97,7 @@ class BuildOutputs:
 def _weights(areas: gpd.GeoDataFrame) -> Any:
     from libpysal.weights import Queen
 
-    return Queen.from_dataframe(areas.reset_index(drop=True), ids=list(areas["area_id"]),
+    return Queen.from_dataframe(areas.reset_index(drop=True), ids=list(areas[AREA_ID]),
                                 use_index=False, silence_warnings=True)
 
 
@@ -160,7 +177,7 @@ def prepare(profile: Profile, *, progress: Progress | None = None) -> Prepared:
     say("Reading and checking the input files", 0.08)
     inputs = load_inputs(profile, progress=lambda m: say(m, None))
     areas = inputs.areas.reset_index(drop=True)
-    ids = pd.Index(areas["area_id"], name="area_id")
+    ids = pd.Index(areas[AREA_ID], name=AREA_ID)
     full_years = list(inputs.years.full_years)
     if len(full_years) < 2:
         raise InputFileError([Problem(
@@ -341,8 +358,8 @@ def _protect(profile: Profile, prepared: Prepared, areas: gpd.GeoDataFrame,
     first_group = group_labels[0] if group_labels else None
     return protect_counts(
         prepared.counts.rename(columns=lambda y: f"obs_{y}"),
-        groups=areas.set_index("area_id")[first_group] if first_group else None,
-        policy=policy, total_label="obs_recent",
+        groups=areas.set_index(AREA_ID)[first_group] if first_group else None,
+        policy=policy, total_label=OBS_RECENT,
         total_years=[f"obs_{y}" for y in recent],
         grand_label="All areas" if first_group else None,
     )
@@ -363,12 +380,12 @@ def _area_table(profile: Profile, prepared: Prepared, areas: gpd.GeoDataFrame,
                 protected: Any, reasons: pd.DataFrame) -> pd.DataFrame:
     """One row per area with every published column (internal mode)."""
     ids, covariates = prepared.ids, prepared.covariates
-    out = areas[["area_id", "area_name", *group_labels]].copy()
-    out["households"] = covariates["households"].reindex(ids).to_numpy()
+    out = areas[[AREA_ID, AREA_NAME, *group_labels]].copy()
+    out[HOUSEHOLDS] = covariates[HOUSEHOLDS].reindex(ids).to_numpy()
     for feature in profile.features:
         out[feature.name] = covariates[feature.name].reindex(ids).to_numpy()
     if imd_decile is not None:
-        out["imd_decile"] = imd_decile.to_numpy()
+        out[IMD_DECILE] = imd_decile.to_numpy()
     for col in protected.area_table.columns:
         out[col] = protected.area_table[col].reindex(ids).to_numpy()
     # Model outputs are published rounded: at full precision, expected fires together with
@@ -376,19 +393,19 @@ def _area_table(profile: Profile, prepared: Prepared, areas: gpd.GeoDataFrame,
     # counts the model was fitted on. Ranking uses the unrounded values.
     exact_expected = modelled.fit.expected.reindex(ids).to_numpy()
     exact_rate = modelled.rate.to_numpy()
-    out["expected"] = np.round(exact_expected, 1)
-    out["risk_per_1000"] = np.round(exact_rate, 1)
-    out["rank"] = _publication_rank(exact_rate, exact_expected, out["area_id"].to_numpy())
-    out["band_index"] = modelled.bands.band_index.reindex(ids).astype("Int64").to_numpy()
-    out["band"] = modelled.bands.band_label.reindex(ids).to_numpy()
+    out[EXPECTED] = np.round(exact_expected, 1)
+    out[RISK_PER_1000] = np.round(exact_rate, 1)
+    out[RANK] = _publication_rank(exact_rate, exact_expected, out[AREA_ID].to_numpy())
+    out[BAND_INDEX] = modelled.bands.band_index.reindex(ids).astype("Int64").to_numpy()
+    out[BAND] = modelled.bands.band_label.reindex(ids).to_numpy()
     uf = modelled.uncertainty.frame().reindex(ids)
-    out["pi_low"] = uf["pi_low"].to_numpy()
-    out["pi_high"] = uf["pi_high"].to_numpy()
-    out["p_top10"] = np.round(uf["p_top10"].to_numpy(dtype=float), 2)
-    out["uncertain_band"] = uf["uncertain_band"].astype(bool).to_numpy()
+    out[PI_LOW] = uf[PI_LOW].to_numpy()
+    out[PI_HIGH] = uf[PI_HIGH].to_numpy()
+    out[P_TOP10] = np.round(uf[P_TOP10].to_numpy(dtype=float), 2)
+    out[UNCERTAIN_BAND] = uf[UNCERTAIN_BAND].astype(bool).to_numpy()
     for i, col in enumerate(reasons.columns[:3], start=1):
         out[f"reason_{i}"] = reasons[col].fillna("").to_numpy()
-    out["model_note"] = modelled.fit.flags.reindex(ids).fillna("").to_numpy()
+    out[MODEL_NOTE] = modelled.fit.flags.reindex(ids).fillna("").to_numpy()
     return out
 
 
@@ -396,7 +413,7 @@ def _public_rewrite(out: pd.DataFrame, count_cols: list[str]) -> pd.DataFrame:
     """Public mode: bands and ranks only, and reasons that mention no fire figure."""
     from firerisk.risk.disclosure import public_view
 
-    rate_cols = ["expected", "risk_per_1000", "pi_low", "pi_high", "p_top10"]
+    rate_cols = [EXPECTED, RISK_PER_1000, PI_LOW, PI_HIGH, P_TOP10]
     out = public_view(out, count_columns=count_cols, rate_columns=rate_cols)
     for col in ("reason_1", "reason_2", "reason_3"):
         if col in out:
@@ -510,7 +527,7 @@ def compute(
     say("Applying small-number suppression", 0.65)
     protected = _protect(profile, prepared, areas, group_labels, list(modelled.fit.recent_years))
     reasons = _published_history(modelled.reasons.reindex(prepared.ids),
-                                 protected.area_table["obs_recent"])
+                                 protected.area_table[OBS_RECENT])
 
     say("Assembling the results", 0.7)
     out = _area_table(profile, prepared, areas, group_labels, imd_decile, modelled, protected,
@@ -529,7 +546,7 @@ def compute(
     report = _disclosure_report(protected, mode=mode, threshold=profile.disclosure.threshold)
 
     geo_out = gpd.GeoDataFrame(out, geometry=areas.geometry.to_numpy(), crs=areas.crs)
-    targets = pd.DataFrame(geo_out.drop(columns="geometry")).sort_values("rank").reset_index(drop=True)
+    targets = pd.DataFrame(geo_out.drop(columns="geometry")).sort_values(RANK).reset_index(drop=True)
 
     evaluation_summary: dict[str, Any] = {}
     if evaluate:

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from firerisk.columns import AREA_ID
+
 __all__ = [
     "REASONS",
     "Aggregation",
@@ -207,7 +209,7 @@ def assign_to_areas(x: np.ndarray, y: np.ndarray,
         return out, 0
     # rank of each area by id, so the smallest id wins a tie
     id_rank = np.empty(len(areas), dtype=np.int64)
-    id_rank[np.argsort(np.asarray(areas["area_id"], dtype=str), kind="stable")] = \
+    id_rank[np.argsort(np.asarray(areas[AREA_ID], dtype=str), kind="stable")] = \
         np.arange(len(areas))
     order = np.lexsort((id_rank[poly], pt))
     pt, poly = pt[order], poly[order]
@@ -272,7 +274,7 @@ def aggregate_incidents(table: pd.DataFrame, areas: gpd.GeoDataFrame, *, years: 
     n_areas, n_years = len(areas), len(years)
     flat = np.bincount(pos[inside] * n_years + col, minlength=n_areas * n_years)
     counts = pd.DataFrame(flat.reshape(n_areas, n_years).astype(np.int64),
-                          index=pd.Index(areas["area_id"].to_numpy(), name="area_id"),
+                          index=pd.Index(areas[AREA_ID].to_numpy(), name=AREA_ID),
                           columns=pd.Index(years, name="year"))
 
     counts_by_type = None
@@ -281,7 +283,7 @@ def aggregate_incidents(table: pd.DataFrame, areas: gpd.GeoDataFrame, *, years: 
                              "type": table["type"].to_numpy()[inside]})
         grouped = long.groupby(["pos", "year", "type"], sort=True).size()
         counts_by_type = grouped.reset_index(name="count")
-        counts_by_type.insert(0, "area_id", areas["area_id"].to_numpy()[
+        counts_by_type.insert(0, AREA_ID, areas[AREA_ID].to_numpy()[
             counts_by_type["pos"].to_numpy()])
         counts_by_type = counts_by_type.drop(columns="pos").astype(
             {"year": "int64", "count": "int64"}).reset_index(drop=True)

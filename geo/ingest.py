@@ -18,6 +18,7 @@ import geopandas as gpd
 import pandas as pd
 from pyproj.exceptions import CRSError
 
+from firerisk.columns import AREA_ID
 from firerisk.errors import InputFileError, Problem
 from firerisk.geo import readers
 from firerisk.geo.aggregate import RowAccounting, YearCoverage, aggregate_incidents, year_coverage
@@ -199,7 +200,7 @@ def _read_covariates(profile: Profile, areas: gpd.GeoDataFrame | None,
                     cov, columns=readers.covariate_columns(cov, headers[cov.name]))
             except InputFileError as exc:
                 problems += exc.problems
-    area_ids = pd.Index(areas["area_id"]) if areas is not None else None
+    area_ids = pd.Index(areas[AREA_ID]) if areas is not None else None
     covariates = check_covariates(profile, tables, area_ids=area_ids)
     problems += covariates.problems
     return covariates

@@ -19,6 +19,16 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from firerisk.columns import (
+    AREA_ID,
+    AREA_NAME,
+    BAND,
+    BAND_INDEX,
+    EXPECTED,
+    HOUSEHOLDS,
+    RANK,
+    RISK_PER_1000,
+)
 from firerisk.errors import Problem, ResultsFileError
 
 __all__ = [
@@ -36,9 +46,9 @@ __all__ = [
 
 REQUIRED_LAYERS = ("areas", "targets", "run", "provenance", "band_breaks")
 OPTIONAL_LAYERS = ("evaluation", "evaluation_curve", "model_comparison", "coefficients")
-AREA_COLUMNS = ("area_id", "area_name", "households", "rank", "band", "band_index")
+AREA_COLUMNS = (AREA_ID, AREA_NAME, HOUSEHOLDS, RANK, BAND, BAND_INDEX)
 #: Columns an internal-mode file must also hold (public files carry bands and ranks only).
-INTERNAL_COLUMNS = ("expected", "risk_per_1000")
+INTERNAL_COLUMNS = (EXPECTED, RISK_PER_1000)
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,7 @@ class Results:
     @property
     def band_labels(self) -> list[str]:
         """Band labels, lowest priority first."""
-        return [str(v) for v in self.band_breaks.sort_values("band_index")["label"]]
+        return [str(v) for v in self.band_breaks.sort_values(BAND_INDEX)["label"]]
 
     def attribution(self) -> str:
         """Attribution text of every input, each distinct sentence once

@@ -30,6 +30,7 @@ import pyproj
 import shapely
 from pyproj.exceptions import ProjError
 
+from firerisk.columns import AREA_ID, AREA_NAME
 from firerisk.errors import Problem, describe_rows
 from firerisk.geo.crs import BNG, WGS84, crs_label, resolve_crs, transform_xy
 from firerisk.specs import AreasSpec, CovariateSpec, IncidentsSpec, Profile, StudySpec
@@ -219,7 +220,7 @@ def check_areas(raw: gpd.GeoDataFrame, spec: AreasSpec, *, file: str,
         names = names.where(~no_name, ids)
     else:
         names = ids.copy()
-    data: dict[str, pd.Series] = {"area_id": ids, "area_name": names}
+    data: dict[str, pd.Series] = {AREA_ID: ids, AREA_NAME: names}
     for label, column in spec.groups:
         if column in raw.columns:
             values = raw[column].astype("str").where(raw[column].notna(), NOT_RECORDED)
@@ -814,7 +815,7 @@ def check_covariates(profile: Profile, tables: dict[str, pd.DataFrame], *,
                         "correct the values.", column=column, rows=_rows(negative)))
         # build the frame: first row per key, in areas order
         body = raw.loc[used].drop(columns=[spec.key])
-        body.index = pd.Index(keys[used], name="area_id")
+        body.index = pd.Index(keys[used], name=AREA_ID)
         body = body[~body.index.duplicated(keep="first")]
         rename = {}
         for column in body.columns:
@@ -829,9 +830,9 @@ def check_covariates(profile: Profile, tables: dict[str, pd.DataFrame], *,
             else:
                 owner[column] = name
         parts.append(body.rename(columns=rename))
-    frame = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=pd.Index([], name="area_id"))
+    frame = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=pd.Index([], name=AREA_ID))
     if area_ids is not None:
-        frame = frame.reindex(pd.Index(area_ids, name="area_id"))
+        frame = frame.reindex(pd.Index(area_ids, name=AREA_ID))
     for column in frame.columns:
         numbers, empty, text = _numeric(frame[column])
         if not text.any() and not empty.all():

@@ -30,6 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib_scalebar.scalebar import ScaleBar
 
+from firerisk.columns import AREA_ID, AREA_NAME, BAND, BAND_INDEX, RANK, UNCERTAIN_BAND
 from firerisk.errors import Problem, ReportRequestError
 from firerisk.geo.results import Results
 from firerisk.pipeline import HISTORY_WITHHELD
@@ -109,11 +110,11 @@ def _close_codes(want: str, ids: list[str]) -> list[str]:
 
 
 def _find_area(results: Results, area_id: str) -> int:
-    ids = results.areas["area_id"].astype(str)
+    ids = results.areas[AREA_ID].astype(str)
     hits = np.flatnonzero(ids.to_numpy() == str(area_id))
     if len(hits):
         return int(hits[0])
-    names = results.areas["area_name"].astype(str)
+    names = results.areas[AREA_NAME].astype(str)
     by_name = np.flatnonzero(names.str.casefold().to_numpy() == str(area_id).casefold())
     close = _close_codes(str(area_id), ids.tolist())
     close_names = difflib.get_close_matches(str(area_id), names.tolist(), n=3, cutoff=0.6)
@@ -128,7 +129,7 @@ def _find_area(results: Results, area_id: str) -> int:
     raise ReportRequestError([Problem(
         str(results.path), f"there is no area with area_id {area_id!r}.{hint}",
         "use an area code from the results' area_id column (for example from the priority list).",
-        column="area_id")])
+        column=AREA_ID)])
 
 
 def leaflet_reason(text: str) -> str:
@@ -157,13 +158,13 @@ def leaflet_reason(text: str) -> str:
 
 def _band_tier(results: Results, row: pd.Series) -> str:
     """``"top"``, ``"middle"``, ``"lower"`` or ``"none"`` (no band or rank)."""
-    band = row.get("band")
-    rank = row.get("rank")
+    band = row.get(BAND)
+    rank = row.get(RANK)
     if band is None or pd.isna(band) or not str(band).strip() or rank is None or pd.isna(rank):
         return "none"
     labels = results.band_labels
     k = max(len(labels), 1)
-    index = row.get("band_index")
+    index = row.get(BAND_INDEX)
     if index is None or pd.isna(index):
         if str(band) not in labels:
             return "none"
@@ -185,12 +186,12 @@ def explainer_text(results: Results, *, area_id: str, contact: str,
     i = _find_area(results, area_id)
     row = results.areas.iloc[i]
     t = results.threshold
-    name = str(row.get("area_name") or area_id)
+    name = str(row.get(AREA_NAME) or area_id)
     groups = [str(row[g]) for g in results.group_columns
               if g in row.index and isinstance(row[g], str) and row[g].strip()]
     where = f"{name}, {', '.join(groups)}" if groups else name
-    band = "" if pd.isna(row.get("band")) else str(row["band"])
-    rank = row.get("rank")
+    band = "" if pd.isna(row.get(BAND)) else str(row[BAND])
+    rank = row.get(RANK)
     reasons: list[str] = []
     for c in ("reason_1", "reason_2", "reason_3"):
         if c in row.index and isinstance(row[c], str) and row[c].strip():
@@ -231,7 +232,7 @@ def explainer_text(results: Results, *, area_id: str, contact: str,
                     "Some things about this area still raise its place on the list:")
         for r in reasons:
             add("bullet", r)
-    if bool(row.get("uncertain_band", False)) is True:
+    if bool(row.get(UNCERTAIN_BAND, False)) is True:
         add("para", "Estimates like these are never exact: the area could belong in the band "
                     "next to this one.")
     if tier == "top":
@@ -404,7 +405,7 @@ def render_explainer_pdf(
         size = finish_output(target, path, tmp, start)
     total = time.perf_counter() - t0
     return ReportSummary(path=path, bytes=size, pages=1,
-                         groups={str(results.areas["area_id"].iloc[i]): (1,)},
+                         groups={str(results.areas[AREA_ID].iloc[i]): (1,)},
                          timings={"total": total})
 
 

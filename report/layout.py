@@ -25,6 +25,7 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.ft2font import FT2Font, LoadFlags
 
+from firerisk.columns import BAND, EXPECTED, P_TOP10, RISK_PER_1000
 from firerisk.errors import Problem, ReportRequestError
 from firerisk.geo.results import Results, join_attributions, read_results
 
@@ -66,7 +67,7 @@ __all__ = [
 PAPER_MM: dict[str, tuple[float, float]] = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
 """Paper sizes (width, height) in millimetres, portrait."""
 
-LAYERS = ("band", "risk_per_1000", "expected", "p_top10")
+LAYERS = (BAND, RISK_PER_1000, EXPECTED, P_TOP10)
 """What a map page can show (see :mod:`report.mapsheet`)."""
 
 MIN_FONT_PT = 7.0
@@ -103,7 +104,7 @@ class ReportOptions:
     orientation: str = "landscape"
     label_top: int = 10
     title: str | None = None
-    layer: str = "band"
+    layer: str = BAND
     list_top: int | None = 50
 
     def __post_init__(self) -> None:

@@ -25,6 +25,7 @@ from matplotlib.patches import FancyArrow, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib_scalebar.scalebar import ScaleBar
 
+from firerisk.columns import BAND, BAND_INDEX, EXPECTED, HOUSEHOLDS, RANK, RISK_PER_1000
 from firerisk.errors import Problem, ReportRequestError
 from firerisk.geo.results import Results
 from firerisk.report.layout import (
@@ -162,26 +163,26 @@ def _classes(results: Results, layer: str, next_year: str) -> Classes:
     areas = results.areas
     year = f" in {next_year}" if next_year else ""
     title = _band_title(results)
-    if layer == "risk_per_1000" and not (
-            "risk_per_1000" in areas.columns
-            and pd.to_numeric(areas["risk_per_1000"], errors="coerce").notna().any()
+    if layer == RISK_PER_1000 and not (
+            RISK_PER_1000 in areas.columns
+            and pd.to_numeric(areas[RISK_PER_1000], errors="coerce").notna().any()
             and pd.to_numeric(results.band_breaks["upper"], errors="coerce").notna().all()):
         raise ReportRequestError([Problem(
             str(results.path), "these results hold no rates (public mode hides them), so the "
             "'risk_per_1000' layer cannot be drawn.", "use layer='band'.",
-            column="risk_per_1000")])
-    if layer in ("band", "risk_per_1000"):
-        bb = results.band_breaks.sort_values("band_index").reset_index(drop=True)
+            column=RISK_PER_1000)])
+    if layer in (BAND, RISK_PER_1000):
+        bb = results.band_breaks.sort_values(BAND_INDEX).reset_index(drop=True)
         k = len(bb)
         if k == 0:
             raise ReportRequestError([Problem(str(results.path), "the band_breaks layer is empty.",
                                               "rebuild the results file.")])
-        bi = pd.to_numeric(areas["band_index"], errors="coerce").to_numpy(dtype=float)
-        pos = {int(b): i for i, b in enumerate(bb["band_index"])}
+        bi = pd.to_numeric(areas[BAND_INDEX], errors="coerce").to_numpy(dtype=float)
+        pos = {int(b): i for i, b in enumerate(bb[BAND_INDEX])}
         index = np.array([pos.get(int(b), -1) if np.isfinite(b) else -1 for b in bi])
         ranges = [_range(lo, hi) for lo, hi in zip(bb["lower"], bb["upper"], strict=True)]
         labels = [str(v) for v in bb["label"]]
-        if layer == "band":
+        if layer == BAND:
             note = f"Band, by expected dwelling fires per 1,000 households{year}"
             what = f"priority band (expected dwelling fires per 1,000 households{year})"
         else:
@@ -198,7 +199,7 @@ def _classes(results: Results, layer: str, next_year: str) -> Classes:
             column=column)])
     values = pd.to_numeric(areas[column], errors="coerce").to_numpy(dtype=float)
     ok = np.isfinite(values)
-    if layer == "expected":
+    if layer == EXPECTED:
         k = min(5, max(1, len(np.unique(values[ok]))))
         q = mapclassify.Quantiles(values[ok], k=k)
         bins = np.asarray(q.bins, dtype=float)
@@ -243,7 +244,7 @@ class MapData:
         geoms = results.areas.geometry.to_numpy()
         classes = _classes(results, options.layer, ctx.next_year)
         points = shapely.get_coordinates(shapely.point_on_surface(geoms))
-        rank = pd.to_numeric(results.areas["rank"], errors="coerce").to_numpy(dtype=float)
+        rank = pd.to_numeric(results.areas[RANK], errors="coerce").to_numpy(dtype=float)
         return cls(results=results, ctx=ctx, classes=classes, paths=geometry_paths(geoms),
                    points=points, bounds=shapely.bounds(geoms), rank=rank,
                    tree=shapely.STRtree(geoms))
@@ -668,7 +669,7 @@ def _area_label(results: Results, column: str | None, value: str | None,
 def map_subtitle(data: MapData, mask: np.ndarray, area_label: str) -> str:
     """Subtitle of a map page: area shown, period, what is mapped."""
     areas = data.results.areas
-    hh = pd.to_numeric(areas.loc[mask, "households"], errors="coerce").sum()
+    hh = pd.to_numeric(areas.loc[mask, HOUSEHOLDS], errors="coerce").sum()
     n = int(mask.sum())
     return (f"Area shown: {area_label}, {n:,} small areas, {format_count(hh, threshold=1)} "
             f"households. Period: {data.ctx.period}. Map: {data.classes.what}.")

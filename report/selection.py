@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from firerisk.columns import AREA_ID, AREA_NAME, BAND, MODEL_NOTE, OBS_RECENT
 from firerisk.errors import Problem, ReportRequestError
 from firerisk.geo.results import Results
 
@@ -19,7 +20,7 @@ __all__ = [
     "selection_mask",
 ]
 
-_RESERVED = {"area_id", "area_name", "band", "geometry", "model_note", "obs_recent"}
+_RESERVED = {AREA_ID, AREA_NAME, BAND, "geometry", MODEL_NOTE, OBS_RECENT}
 _FIX_REBUILD = "rebuild the results with the grouping in the profile's [areas] groups table."
 
 

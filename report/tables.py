@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from firerisk.columns import AREA_ID, AREA_NAME, BAND, EXPECTED, HOUSEHOLDS, RANK, UNCERTAIN_BAND
 from firerisk.geo.results import Results
 from firerisk.report.layout import (
     ReportContext,
@@ -74,12 +75,12 @@ def _metrics(options: ReportOptions) -> tuple[float, float, float]:
 
 def list_rows(results: Results, mask: np.ndarray, options: ReportOptions) -> pd.DataFrame:
     """The selected areas from the ranked list, in rank order, cut to ``options.list_top``."""
-    ids = set(results.areas.loc[mask, "area_id"].astype(str))
-    source = results.targets if "area_id" in results.targets.columns else results.areas
-    table = pd.DataFrame(source[source["area_id"].astype(str).isin(ids)])
-    if "rank" not in table.columns:  # an old targets layer: take the rank from the areas
-        table = table.merge(results.areas[["area_id", "rank"]], on="area_id", how="left")
-    table = table.sort_values("rank", kind="stable")
+    ids = set(results.areas.loc[mask, AREA_ID].astype(str))
+    source = results.targets if AREA_ID in results.targets.columns else results.areas
+    table = pd.DataFrame(source[source[AREA_ID].astype(str).isin(ids)])
+    if RANK not in table.columns:  # an old targets layer: take the rank from the areas
+        table = table.merge(results.areas[[AREA_ID, RANK]], on=AREA_ID, how="left")
+    table = table.sort_values(RANK, kind="stable")
     if options.list_top is not None:
         table = table.head(options.list_top)
     return table.reset_index(drop=True)
@@ -91,35 +92,35 @@ def _columns(options: ReportOptions, group: str | None, have_band_flag: bool,
     width_pt = (options.page_size[0] - 2 * margin(options)) * 72
     narrow = options.orientation == "portrait"
     cols = [
-        Column("rank", "Rank", 32 * s, "right"),
-        Column("area_name", "Area", (84 if narrow else 112) * s),
+        Column(RANK, "Rank", 32 * s, "right"),
+        Column(AREA_NAME, "Area", (84 if narrow else 112) * s),
     ]
     if group:
         cols.append(Column(group, group.replace("_", " ").capitalize(), (70 if narrow else 96) * s))
     cols += [
-        Column("area_id", "Code", (56 if narrow else 62) * s),
-        Column("households", "Households", 62 * s, "right"),
-        Column("band", "Band*" if have_band_flag else "Band", 52 * s),
+        Column(AREA_ID, "Code", (56 if narrow else 62) * s),
+        Column(HOUSEHOLDS, "Households", 62 * s, "right"),
+        Column(BAND, "Band*" if have_band_flag else "Band", 52 * s),
     ]
     if have_expected:
         label = f"Expected fires in {year}" if year else "Expected fires next year"
-        cols.insert(-1, Column("expected", label, 54 * s, "right"))
+        cols.insert(-1, Column(EXPECTED, label, 54 * s, "right"))
     rest = width_pt - sum(c.width for c in cols)
     cols.append(Column("reasons", "Main reasons", max(rest, 90 * s)))
     return cols
 
 
 def _cell_text(row: pd.Series, key: str, threshold: int) -> str:
-    if key == "rank":
-        return "" if pd.isna(row.get("rank")) else f"{int(row['rank']):,}"
-    if key == "households":
-        return format_count(row.get("households"), threshold=threshold)
-    if key == "expected":
-        v = row.get("expected")
+    if key == RANK:
+        return "" if pd.isna(row.get(RANK)) else f"{int(row['rank']):,}"
+    if key == HOUSEHOLDS:
+        return format_count(row.get(HOUSEHOLDS), threshold=threshold)
+    if key == EXPECTED:
+        v = row.get(EXPECTED)
         return "–" if v is None or pd.isna(v) else f"{float(v):.1f}"
-    if key == "band":
-        band = "" if pd.isna(row.get("band")) else str(row.get("band"))
-        flag = row.get("uncertain_band")
+    if key == BAND:
+        band = "" if pd.isna(row.get(BAND)) else str(row.get(BAND))
+        flag = row.get(UNCERTAIN_BAND)
         return band + ("*" if isinstance(flag, bool | np.bool_) and bool(flag) else "")
     if key == "reasons":
         reasons = [suppress_small_counts(str(row[c]).strip(), threshold=threshold)
@@ -145,11 +146,11 @@ def plan_list(results: Results, mask: np.ndarray, options: ReportOptions, ctx: R
     """
     rows = list_rows(results, mask, options)
     n_selected = int(mask.sum())
-    has_flag = "uncertain_band" in rows.columns and rows["uncertain_band"].fillna(False).astype(
+    has_flag = UNCERTAIN_BAND in rows.columns and rows[UNCERTAIN_BAND].fillna(False).astype(
         bool).any()
     group = show_group if show_group and show_group in rows.columns else None
-    have_expected = "expected" in rows.columns and bool(
-        pd.to_numeric(rows["expected"], errors="coerce").notna().any())
+    have_expected = EXPECTED in rows.columns and bool(
+        pd.to_numeric(rows[EXPECTED], errors="coerce").notna().any())
     columns = _columns(options, group, bool(has_flag), have_expected, ctx.next_year)
     size, line_h, pad = _metrics(options)
 

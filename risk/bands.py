@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from firerisk.columns import BAND, BAND_INDEX
 from firerisk.errors import BandSchemeError, Problem
 from firerisk.specs import DEFAULT_BAND_LABELS
 
@@ -101,7 +102,7 @@ class BandResult:
     def band_label(self) -> pd.Series:
         """The band label per area (missing where the value is missing)."""
         lab = pd.Series(self.labels, index=range(1, self.k + 1))
-        return self.band_index.map(lambda b: lab[b] if pd.notna(b) else None).rename("band")
+        return self.band_index.map(lambda b: lab[b] if pd.notna(b) else None).rename(BAND)
 
     def band_of(self, values: pd.Series | np.ndarray | Sequence[float]) -> np.ndarray:
         """Band (1..k) of arbitrary values under these breaks; values past the ends are
@@ -114,7 +115,7 @@ class BandResult:
         """One row per band: band_index, label, lower, upper, areas."""
         counts = self.band_index.value_counts()
         return pd.DataFrame({
-            "band_index": range(1, self.k + 1),
+            BAND_INDEX: range(1, self.k + 1),
             "label": self.labels,
             "lower": [lo for lo, _ in self.breaks],
             "upper": [hi for _, hi in self.breaks],

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from firerisk.columns import HOUSEHOLDS
 from firerisk.errors import FeatureError, Problem, describe_rows
 from firerisk.specs import ExposureSpec, FeatureSpec
 
 __all__ = ["EXPOSURE", "build_features"]
 
-EXPOSURE = "households"
+EXPOSURE = HOUSEHOLDS
 _SOURCE = "covariate tables"
 
 

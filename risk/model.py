@@ -60,6 +60,7 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.discrete.discrete_model import NegativeBinomial, Poisson
 
+from firerisk.columns import EXPECTED, RISK_PER_1000
 from firerisk.errors import ModelInputError, Problem
 from firerisk.risk.features import EXPOSURE
 from firerisk.risk.smoothing import eb_rate, eb_weights
@@ -248,7 +249,7 @@ class FitResult:
     def rate_per_1000(self) -> pd.Series:
         """Expected fires next year per 1,000 households (NaN where no households)."""
         hh = self.households
-        return (self.expected / hh.where(hh > 0) * 1000.0).rename("risk_per_1000")
+        return (self.expected / hh.where(hh > 0) * 1000.0).rename(RISK_PER_1000)
 
     def summary(self) -> dict[str, Any]:
         """A plain, JSON-ready summary for the run report."""
@@ -655,7 +656,7 @@ def fit_predict(counts: pd.DataFrame, covariates: pd.DataFrame, *, target_year: 
     xp = xp[names]
     log_mu = xp.to_numpy(dtype=float) @ beta + np.log(hh.where(~zero, 1.0).to_numpy())
     expected = pd.Series(np.where(zero, 0.0, np.exp(log_mu)), index=counts.index,
-                         name="expected")
+                         name=EXPECTED)
 
     recent = [y_ for y_ in years if y_ >= target_year - config.history_years]
     rec_obs = counts[recent].sum(axis=1).astype(int).rename("recent_observed")

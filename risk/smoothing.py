@@ -24,6 +24,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from firerisk.columns import EXPECTED
+
 __all__ = ["eb_rate", "eb_weights", "sir"]
 
 
@@ -132,7 +134,7 @@ def sir(observed: pd.Series | np.ndarray, expected: pd.Series | np.ndarray) -> p
         1 means as expected; 2 means twice as many as expected.
     """
     o = _as_series(observed, None, "observed")
-    e = _as_series(expected, o.index, "expected")
+    e = _as_series(expected, o.index, EXPECTED)
     out = o / e.where(e > 0)
     out.name = "sir"
     return out

@@ -38,6 +38,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from firerisk.columns import P_TOP10, PI_HIGH, PI_LOW, UNCERTAIN_BAND
 from firerisk.risk.bands import BandResult
 from firerisk.risk.model import FitResult
 
@@ -64,8 +65,8 @@ class UncertaintyResult:
 
     def frame(self) -> pd.DataFrame:
         """The per-area columns as one DataFrame."""
-        return pd.DataFrame({"pi_low": self.pi_low, "pi_high": self.pi_high,
-                             "p_top10": self.p_top10, "uncertain_band": self.uncertain_band,
+        return pd.DataFrame({PI_LOW: self.pi_low, PI_HIGH: self.pi_high,
+                             P_TOP10: self.p_top10, UNCERTAIN_BAND: self.uncertain_band,
                              "rate_low": self.rate_low, "rate_high": self.rate_high})
 
 
@@ -381,10 +382,10 @@ def simulate(fit: FitResult, *, n_sim: int = 2000, seed: int = 12345, level: flo
     return UncertaintyResult(
         n_sim=n_sim, seed=seed, level=level, share=share, rank_by=rank_by,
         band_interval=band_interval, banded=bands is not None,
-        pi_low=pd.Series(lo, index=idx, name="pi_low"),
-        pi_high=pd.Series(hi, index=idx, name="pi_high"),
-        p_top10=pd.Series(p_top, index=idx, name="p_top10"),
-        uncertain_band=pd.Series(flag, index=idx, name="uncertain_band"),
+        pi_low=pd.Series(lo, index=idx, name=PI_LOW),
+        pi_high=pd.Series(hi, index=idx, name=PI_HIGH),
+        p_top10=pd.Series(p_top, index=idx, name=P_TOP10),
+        uncertain_band=pd.Series(flag, index=idx, name=UNCERTAIN_BAND),
         rate_low=pd.Series(r_lo, index=idx, name="rate_low"),
         rate_high=pd.Series(r_hi, index=idx, name="rate_high"),
     )

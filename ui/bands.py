@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from firerisk.columns import AREA_ID, BAND_INDEX
 from firerisk.risk.bands import classify
 
 __all__ = ["AS_PUBLISHED", "SCHEMES", "Banding", "classify_rates", "published_banding"]
@@ -61,9 +62,9 @@ class Banding:
 
 def published_banding(areas: pd.DataFrame, band_breaks: pd.DataFrame) -> Banding:
     """The bands stored in the results file, as a :class:`Banding`."""
-    breaks = band_breaks.sort_values("band_index")
-    index = pd.Series(areas["band_index"].fillna(0).astype(int).to_numpy(),
-                      index=areas["area_id"].to_numpy())
+    breaks = band_breaks.sort_values(BAND_INDEX)
+    index = pd.Series(areas[BAND_INDEX].fillna(0).astype(int).to_numpy(),
+                      index=areas[AREA_ID].to_numpy())
     return Banding(scheme=AS_PUBLISHED, band_index=index,
                    labels=tuple(str(v) for v in breaks["label"]),
                    upper=tuple(float(v) for v in breaks["upper"]),

@@ -12,6 +12,7 @@ from typing import Any
 
 import streamlit as st
 
+from firerisk.columns import AREA_ID, AREA_NAME, RANK
 from firerisk.errors import FireRiskError
 from firerisk.geo.results import Results
 from firerisk.report.sources import (
@@ -127,7 +128,7 @@ def render_downloads(results: Results, selection: Any) -> None:
     table = results.targets
     if not selection.is_all and selection.column in table.columns:
         table = table.loc[table[selection.column].astype(str) == selection.value]
-    table = table.sort_values("rank", kind="stable")
+    table = table.sort_values(RANK, kind="stable")
     if not contact:
         st.info("The dataset profile names no contact, so a leaflet cannot be made. Add "
                 "`contact = \"...\"` to the profile and rebuild the results.")
@@ -135,8 +136,8 @@ def render_downloads(results: Results, selection: Any) -> None:
     if table.empty:
         st.info("No areas in the current filter.")
         return
-    names = dict(zip(table["area_id"].astype(str), table["area_name"].astype(str), strict=True))
-    ranks = dict(zip(table["area_id"].astype(str), table["rank"].astype(int), strict=True))
+    names = dict(zip(table[AREA_ID].astype(str), table[AREA_NAME].astype(str), strict=True))
+    ranks = dict(zip(table[AREA_ID].astype(str), table[RANK].astype(int), strict=True))
     ids = list(names)
     if st.session_state.get("leaflet_area") not in names:
         st.session_state["leaflet_area"] = ids[0]

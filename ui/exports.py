@@ -13,6 +13,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from firerisk.columns import (
+    AREA_ID,
+    AREA_NAME,
+    BAND,
+    EXPECTED,
+    HOUSEHOLDS,
+    MODEL_NOTE,
+    P_TOP10,
+    PI_HIGH,
+    PI_LOW,
+    RANK,
+    RISK_PER_1000,
+    UNCERTAIN_BAND,
+)
 from firerisk.geo.checksum import file_sha256
 from firerisk.geo.results import Results
 from firerisk.report.sources import provenance_summary
@@ -95,19 +109,19 @@ def targets_table(
             raise ValueError(f"the target list has no column {group!r}; "
                              f"group columns are {', '.join(results.group_columns) or 'none'}")
         t = t.loc[t[group].astype(str) == str(value)]
-    t = t.sort_values("rank", kind="stable")
+    t = t.sort_values(RANK, kind="stable")
     reasons = [c for c in ("reason_1", "reason_2", "reason_3") if c in t.columns]
     joined = (t[reasons].fillna("").astype(str)
               .apply(lambda r: "; ".join(x for x in r if x.strip()), axis=1)
               if reasons and len(t) else pd.Series("", index=t.index))
     if banding is None or banding.scheme == AS_PUBLISHED:
-        band = t["band"].astype(str)
+        band = t[BAND].astype(str)
     else:
-        band = banding.label_of().reindex(t["area_id"].astype(str)).to_numpy()
+        band = banding.label_of().reindex(t[AREA_ID].astype(str)).to_numpy()
     out = pd.DataFrame({
-        "Rank": t["rank"].astype(int).to_numpy(),
-        "Area": t["area_name"].astype(str).to_numpy(),
-        "Code": t["area_id"].astype(str).to_numpy(),
+        "Rank": t[RANK].astype(int).to_numpy(),
+        "Area": t[AREA_NAME].astype(str).to_numpy(),
+        "Code": t[AREA_ID].astype(str).to_numpy(),
     })
     groups = [g for g in results.group_columns if g in t.columns]
     for g in groups:
@@ -117,21 +131,21 @@ def targets_table(
     rates = _rates(results, t)
     if rates is not None:
         out.insert(2 if group is not None and value is not None else 1, RATE, rates)
-    out["Households"] = _whole(t["households"])
-    if "expected" in t.columns:  # public output holds no counts or rates
-        out["Expected incidents"] = t["expected"].astype(float).round(2).to_numpy()
-    if {"pi_low", "pi_high"} <= set(t.columns):
+    out["Households"] = _whole(t[HOUSEHOLDS])
+    if EXPECTED in t.columns:  # public output holds no counts or rates
+        out["Expected incidents"] = t[EXPECTED].astype(float).round(2).to_numpy()
+    if {PI_LOW, PI_HIGH} <= set(t.columns):
         out["90% range"] = [f"{int(lo)}–{int(hi)}" if pd.notna(lo) and pd.notna(hi) else ""
-                            for lo, hi in zip(t["pi_low"], t["pi_high"], strict=True)]
-    if "p_top10" in t.columns:
-        out[CHANCE] = _whole(100 * pd.to_numeric(t["p_top10"], errors="coerce"))
+                            for lo, hi in zip(t[PI_LOW], t[PI_HIGH], strict=True)]
+    if P_TOP10 in t.columns:
+        out[CHANCE] = _whole(100 * pd.to_numeric(t[P_TOP10], errors="coerce"))
     out["Band"] = np.asarray(band, dtype=object)
-    if "uncertain_band" in t.columns and (banding is None or banding.scheme == AS_PUBLISHED):
-        out["Band uncertain"] = np.where(t["uncertain_band"].fillna(False).astype(bool),
+    if UNCERTAIN_BAND in t.columns and (banding is None or banding.scheme == AS_PUBLISHED):
+        out["Band uncertain"] = np.where(t[UNCERTAIN_BAND].fillna(False).astype(bool),
                                          "yes", "")
     out["Reasons"] = np.asarray(joined, dtype=object)
-    if "model_note" in t.columns and t["model_note"].fillna("").astype(str).str.strip().any():
-        out["Model note"] = t["model_note"].fillna("").astype(str).to_numpy()
+    if MODEL_NOTE in t.columns and t[MODEL_NOTE].fillna("").astype(str).str.strip().any():
+        out["Model note"] = t[MODEL_NOTE].fillna("").astype(str).to_numpy()
     return out.reset_index(drop=True)
 
 
@@ -143,13 +157,13 @@ def _whole(values: pd.Series) -> Any:
 def _rates(results: Results, t: pd.DataFrame) -> np.ndarray | None:
     """Expected fires per 1,000 households of the rows of *t* (the targets layer, else the
     areas layer by ``area_id``); None when the file holds no rate (public output)."""
-    if "risk_per_1000" in t.columns:
-        rates = pd.to_numeric(t["risk_per_1000"], errors="coerce")
-    elif "risk_per_1000" in results.areas.columns:
-        by_id = pd.Series(pd.to_numeric(results.areas["risk_per_1000"], errors="coerce")
-                          .to_numpy(), index=results.areas["area_id"].astype(str).to_numpy())
+    if RISK_PER_1000 in t.columns:
+        rates = pd.to_numeric(t[RISK_PER_1000], errors="coerce")
+    elif RISK_PER_1000 in results.areas.columns:
+        by_id = pd.Series(pd.to_numeric(results.areas[RISK_PER_1000], errors="coerce")
+                          .to_numpy(), index=results.areas[AREA_ID].astype(str).to_numpy())
         by_id = by_id[~by_id.index.duplicated()]
-        rates = pd.Series(by_id.reindex(t["area_id"].astype(str)).to_numpy(), index=t.index)
+        rates = pd.Series(by_id.reindex(t[AREA_ID].astype(str)).to_numpy(), index=t.index)
     else:
         return None
     if not rates.notna().any():

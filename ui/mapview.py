@@ -40,6 +40,21 @@ from jinja2 import Template
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
+from firerisk.columns import (
+    AREA_ID,
+    AREA_NAME,
+    BAND,
+    BAND_INDEX,
+    EXPECTED,
+    HOUSEHOLDS,
+    IMD_DECILE,
+    OBS_RECENT,
+    P_TOP10,
+    PI_HIGH,
+    PI_LOW,
+    RISK_PER_1000,
+    UNCERTAIN_BAND,
+)
 from firerisk.geo.results import Results
 from firerisk.ui.bands import AS_PUBLISHED, Banding
 from firerisk.ui.text import in_forecast_year
@@ -90,7 +105,7 @@ __all__ = [
 
 #: Layer key -> label in the app.
 LAYERS: dict[str, str] = {
-    "band": "Priority for a home fire safety visit (band)",
+    BAND: "Priority for a home fire safety visit (band)",
     "rate": "Expected fires per 1,000 households",
     "observed": "Recorded dwelling fires, recent years",
     "imd": "Deprivation (IMD decile)",
@@ -265,11 +280,11 @@ def available_layers(results: Results) -> dict[str, str]:
     """The layers this results file can draw (public files hold no counts or rates)."""
     cols = set(results.areas.columns)
     layers = dict(LAYERS)
-    if "risk_per_1000" not in cols or not results.areas["risk_per_1000"].notna().any():
+    if RISK_PER_1000 not in cols or not results.areas[RISK_PER_1000].notna().any():
         layers.pop("rate")
-    if "obs_recent" not in cols:
+    if OBS_RECENT not in cols:
         layers.pop("observed")
-    if "imd_decile" not in cols:
+    if IMD_DECILE not in cols:
         layers.pop("imd")
     return layers
 
@@ -306,15 +321,15 @@ def layer_style(results: Results, layer: str, *, banding: Banding,
         numeric ranges.
     """
     areas = results.areas
-    ids = areas["area_id"].astype(str).to_numpy()
+    ids = areas[AREA_ID].astype(str).to_numpy()
     when = in_forecast_year(results)
-    if layer == "band":
+    if layer == BAND:
         classes = banding.band_index.reindex(ids).fillna(0).astype(int)
         labels = banding.labels
         values = banding.label_of().reindex(ids).fillna("")
         note = (f"Bands group areas by expected dwelling fires per 1,000 households {when}. "
                 "Darker means a higher priority for home fire safety visits.")
-        if banding.scheme == AS_PUBLISHED and "uncertain_band" in areas.columns:
+        if banding.scheme == AS_PUBLISHED and UNCERTAIN_BAND in areas.columns:
             note += (" “Uncertain” in an area's details means the likely range of its risk "
                      "spans three or more bands.")
         ranges = band_ranges(banding)
@@ -326,7 +341,7 @@ def layer_style(results: Results, layer: str, *, banding: Banding,
         if rate_banding is None:
             raise ValueError("the rate layer needs rate_banding")
         classes = rate_banding.band_index.reindex(ids).fillna(0).astype(int)
-        rates = areas["risk_per_1000"].to_numpy(dtype=float)
+        rates = areas[RISK_PER_1000].to_numpy(dtype=float)
         labels = tuple(_fmt_range(lo, hi) for lo, hi in zip(rate_banding.lower,
                                                               rate_banding.upper, strict=True))
         values = pd.Series([f"{v:,.2f}" if np.isfinite(v) else "no data" for v in rates],
@@ -335,7 +350,7 @@ def layer_style(results: Results, layer: str, *, banding: Banding,
         return LayerStyle(layer, "Expected fires per 1,000 households", classes, labels,
                           tuple(sequential_colours(len(labels))), values, note)
     if layer == "observed":
-        raw = areas["obs_recent"] if "obs_recent" in areas.columns else pd.Series(
+        raw = areas[OBS_RECENT] if OBS_RECENT in areas.columns else pd.Series(
             [None] * len(areas), index=areas.index)
         counts = np.array([_observed_count(v) for v in raw], dtype=float)
         classes_ = observed_classes(results.threshold)
@@ -358,9 +373,9 @@ def layer_style(results: Results, layer: str, *, banding: Banding,
                           (*sequential_colours(len(classes_)), HIDDEN_COLOUR), values, note,
                           special=1, display=display)
     if layer == "imd":
-        if "imd_decile" not in areas.columns:
+        if IMD_DECILE not in areas.columns:
             raise ValueError("this results file has no imd_decile column")
-        dec = pd.to_numeric(areas["imd_decile"], errors="coerce").to_numpy(dtype=float)
+        dec = pd.to_numeric(areas[IMD_DECILE], errors="coerce").to_numpy(dtype=float)
         cls = np.where(np.isfinite(dec) & (dec >= 1) & (dec <= 10), np.nan_to_num(dec), 0)
         labels = ("1 (most deprived)", *[str(d) for d in range(2, 10)], "10 (least deprived)")
         values = pd.Series([str(int(d)) if np.isfinite(d) else "no data" for d in dec], index=ids)
@@ -408,36 +423,36 @@ def tooltip_properties(table: pd.DataFrame, *, style: LayerStyle, banding: Bandi
         ``properties[i]`` belongs to row ``i`` of *table*.
     """
     cols = set(table.columns)
-    ids = table["area_id"].astype(str)
-    columns: dict[str, list[str]] = {"n": _text(table["area_name"]), "i": _text(ids)}
+    ids = table[AREA_ID].astype(str)
+    columns: dict[str, list[str]] = {"n": _text(table[AREA_NAME]), "i": _text(ids)}
     aliases = ["Area", "Code"]
     if group_column and table[group_column].astype(str).nunique() > 1:
         columns["g"] = _text(table[group_column])
         aliases.append(group_column.replace("_", " ").capitalize())
-    if style.key != "band":
+    if style.key != BAND:
         columns["s"] = _text(style.values.reindex(ids).fillna(""))
         aliases.append(style.title)
     bands = banding.label_of().reindex(ids).fillna("").astype(str).to_numpy()
-    if "uncertain_band" in cols and banding.scheme == AS_PUBLISHED:
-        flag = table["uncertain_band"].fillna(False).astype(bool).to_numpy()
+    if UNCERTAIN_BAND in cols and banding.scheme == AS_PUBLISHED:
+        flag = table[UNCERTAIN_BAND].fillna(False).astype(bool).to_numpy()
         bands = np.where(flag, np.char.add(bands.astype(str), " (uncertain)"),
                          bands)
     columns["b"] = _text(bands, missing="")
     aliases.append("Priority band")
-    columns["h"] = _text(table["households"], "{:,.0f}")
+    columns["h"] = _text(table[HOUSEHOLDS], "{:,.0f}")
     aliases.append("Households")
-    if "expected" in cols:
-        expected = _text(table["expected"].astype(float), "{:,.1f}")
-        if {"pi_low", "pi_high"} <= cols:
+    if EXPECTED in cols:
+        expected = _text(table[EXPECTED].astype(float), "{:,.1f}")
+        if {PI_LOW, PI_HIGH} <= cols:
             pi = [f" ({int(lo)} to {int(hi)})" if pd.notna(lo) and pd.notna(hi) else ""
-                  for lo, hi in zip(table["pi_low"], table["pi_high"], strict=True)]
+                  for lo, hi in zip(table[PI_LOW], table[PI_HIGH], strict=True)]
             expected = [e + p for e, p in zip(expected, pi, strict=True)]
             aliases.append(_expected_label(year, with_range=True))
         else:
             aliases.append(_expected_label(year, with_range=False))
         columns["e"] = expected
-    if "p_top10" in cols:
-        columns["p"] = _text(100 * table["p_top10"].astype(float), "{:.0f}%")
+    if P_TOP10 in cols:
+        columns["p"] = _text(100 * table[P_TOP10].astype(float), "{:.0f}%")
         aliases.append("Chance of being in the top 10%")
     fields = list(columns)
     props = [dict(zip(fields, row, strict=True)) for row in zip(*columns.values(), strict=True)]
@@ -524,7 +539,7 @@ def polygon_layer(table: pd.DataFrame, geometry: Mapping[str, Mapping[str, Any]]
     :func:`area_layer`); it is kept as the "everything in one page" comparison for the
     benchmark.
     """
-    ids = table["area_id"].astype(str).tolist()
+    ids = table[AREA_ID].astype(str).tolist()
     props, fields, aliases = tooltip_properties(table, style=style, banding=banding,
                                                 group_column=group_column)
     classes = style.classes.reindex(ids).fillna(0).astype(int).to_numpy()
@@ -651,32 +666,32 @@ def area_properties(table: pd.DataFrame, *, positions: Sequence[int] | np.ndarra
         raise ValueError(f"{len(pos)} positions for {n} rows")
     columns: dict[str, list[Any]] = {
         "k": [int(p) for p in pos],
-        "n": _text(table["area_name"]),
-        "i": _text(table["area_id"].astype(str)),
+        "n": _text(table[AREA_NAME]),
+        "i": _text(table[AREA_ID].astype(str)),
     }
     if group_column:
         columns["g"] = _text(table[group_column])
-    if "households" in cols:
-        columns["h"] = _text(table["households"], "{:,.0f}")
-    if "expected" in cols:
-        expected = _text(table["expected"].astype(float), "{:,.1f}")
-        if {"pi_low", "pi_high"} <= cols:
+    if HOUSEHOLDS in cols:
+        columns["h"] = _text(table[HOUSEHOLDS], "{:,.0f}")
+    if EXPECTED in cols:
+        expected = _text(table[EXPECTED].astype(float), "{:,.1f}")
+        if {PI_LOW, PI_HIGH} <= cols:
             expected = [e + (f" ({int(lo)} to {int(hi)})" if pd.notna(lo) and pd.notna(hi)
                              else "")
-                        for e, lo, hi in zip(expected, table["pi_low"], table["pi_high"],
+                        for e, lo, hi in zip(expected, table[PI_LOW], table[PI_HIGH],
                                              strict=True)]
         columns["e"] = expected
-    if "p_top10" in cols:
-        columns["p"] = _text(100 * table["p_top10"].astype(float), "{:.0f}%")
-    if "uncertain_band" in cols:
-        columns["u"] = [int(bool(v)) for v in table["uncertain_band"].fillna(False)]
-    if "risk_per_1000" in cols:
-        columns["r"] = _text(table["risk_per_1000"].astype(float), "{:,.2f}")
-    if "obs_recent" in cols:
+    if P_TOP10 in cols:
+        columns["p"] = _text(100 * table[P_TOP10].astype(float), "{:.0f}%")
+    if UNCERTAIN_BAND in cols:
+        columns["u"] = [int(bool(v)) for v in table[UNCERTAIN_BAND].fillna(False)]
+    if RISK_PER_1000 in cols:
+        columns["r"] = _text(table[RISK_PER_1000].astype(float), "{:,.2f}")
+    if OBS_RECENT in cols:
         columns["o"] = [_esc(v) if isinstance(v, str) and v else "no data"
-                        for v in table["obs_recent"]]
-    if "imd_decile" in cols:
-        dec = pd.to_numeric(table["imd_decile"], errors="coerce")
+                        for v in table[OBS_RECENT]]
+    if IMD_DECILE in cols:
+        dec = pd.to_numeric(table[IMD_DECILE], errors="coerce")
         columns["d"] = _text(dec, "{:.0f}")
     keys = list(columns)
     return [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]
@@ -699,11 +714,11 @@ def tooltip_fields(columns: Iterable[str], style: LayerStyle, *,
     if value_key:
         fields.append([value_key, style.title])
     fields.append(["b", "Priority band"])
-    if "households" in cols:
+    if HOUSEHOLDS in cols:
         fields.append(["h", "Households"])
-    if "expected" in cols:
-        fields.append(["e", _expected_label(year, with_range={"pi_low", "pi_high"} <= cols)])
-    if "p_top10" in cols:
+    if EXPECTED in cols:
+        fields.append(["e", _expected_label(year, with_range={PI_LOW, PI_HIGH} <= cols)])
+    if P_TOP10 in cols:
         fields.append(["p", "Chance of being in the top 10%"])
     return [[key, _esc(label)] for key, label in fields]
 
@@ -733,22 +748,22 @@ def group_summary(areas: pd.DataFrame, column: str) -> pd.DataFrame:
     """
     groups = areas[column].astype(str)
     cols = set(areas.columns)
-    households = pd.to_numeric(areas["households"], errors="coerce") if "households" in cols \
+    households = pd.to_numeric(areas[HOUSEHOLDS], errors="coerce") if HOUSEHOLDS in cols \
         else pd.Series(1.0, index=areas.index)
     out = pd.DataFrame({"areas": groups.groupby(groups, sort=True).size()})
     out.index.name = column
-    out["households"] = households.groupby(groups, sort=True).sum(min_count=1)
+    out[HOUSEHOLDS] = households.groupby(groups, sort=True).sum(min_count=1)
     nan = pd.Series(np.nan, index=out.index)
-    out["expected"] = (pd.to_numeric(areas["expected"], errors="coerce")
+    out[EXPECTED] = (pd.to_numeric(areas[EXPECTED], errors="coerce")
                        .groupby(groups, sort=True).sum(min_count=1)
-                       if "expected" in cols else nan)
-    out["rate"] = _weighted_mean(areas["risk_per_1000"], households, groups) \
-        if "risk_per_1000" in cols else nan
-    out["imd"] = _weighted_mean(areas["imd_decile"], households, groups) \
-        if "imd_decile" in cols else nan
+                       if EXPECTED in cols else nan)
+    out["rate"] = _weighted_mean(areas[RISK_PER_1000], households, groups) \
+        if RISK_PER_1000 in cols else nan
+    out["imd"] = _weighted_mean(areas[IMD_DECILE], households, groups) \
+        if IMD_DECILE in cols else nan
     out["band_mean"] = _weighted_mean(
-        pd.to_numeric(areas["band_index"], errors="coerce").where(lambda s: s > 0),
-        households, groups) if "band_index" in cols else nan
+        pd.to_numeric(areas[BAND_INDEX], errors="coerce").where(lambda s: s > 0),
+        households, groups) if BAND_INDEX in cols else nan
     return out
 
 
@@ -779,7 +794,7 @@ def group_classes(summary: pd.DataFrame, layer: str, *, banding: Banding,
     cannot be added up).
     """
     rate = summary["rate"].to_numpy(dtype=float)
-    if layer == "band":
+    if layer == BAND:
         if np.isfinite(rate).any():
             return band_of_rates(rate, banding.upper)
         mean = summary["band_mean"].to_numpy(dtype=float)
@@ -809,10 +824,10 @@ def _group_properties(summary: pd.DataFrame, files: Sequence[str]) -> list[dict[
         "a": [int(v) for v in summary["areas"]],
         "f": list(files),
     }
-    if summary["households"].notna().any():
-        columns["h"] = _text(summary["households"].astype(float), "{:,.0f}")
-    if summary["expected"].notna().any():
-        columns["e"] = _text(summary["expected"].astype(float), "{:,.1f}")
+    if summary[HOUSEHOLDS].notna().any():
+        columns["h"] = _text(summary[HOUSEHOLDS].astype(float), "{:,.0f}")
+    if summary[EXPECTED].notna().any():
+        columns["e"] = _text(summary[EXPECTED].astype(float), "{:,.1f}")
     if summary["rate"].notna().any():
         columns["r"] = _text(summary["rate"].astype(float), "{:,.2f}")
     if summary["imd"].notna().any():
@@ -831,9 +846,9 @@ def group_fields(summary: pd.DataFrame, *, group_label: str,
         fields.append(["r", "Expected fires per 1,000 households (household-weighted)"])
     if summary["imd"].notna().any():
         fields.append(["d", "Deprivation decile (household-weighted mean)"])
-    if summary["households"].notna().any():
+    if summary[HOUSEHOLDS].notna().any():
         fields.append(["h", "Households"])
-    if summary["expected"].notna().any():
+    if summary[EXPECTED].notna().any():
         fields.append(["e", _expected_label(year, with_range=False) + " (all its areas)"])
     return [[key, _esc(label)] for key, label in fields]
 

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from firerisk.columns import BAND_INDEX, HOUSEHOLDS
 from firerisk.geo.results import Results
 from firerisk.ui import state
 from firerisk.ui.exports import (
@@ -67,8 +68,8 @@ def model_paragraphs(results: Results) -> list[str]:
     features = profile.get("features", {}) if isinstance(profile, dict) else {}
     labels = [str(v.get("label") or k) for k, v in features.items() if isinstance(v, dict)]
     model = results.run.get("model", {})
-    exposure = str(profile.get("exposure") or "households") if isinstance(profile, dict) \
-        else "households"
+    exposure = str(profile.get("exposure") or HOUSEHOLDS) if isinstance(profile, dict) \
+        else HOUSEHOLDS
     nb = isinstance(model, dict) and model.get("family") == "negative_binomial"
     labels = [_lower_first(x) for x in labels]
     stats = (", ".join(labels[:-1]) + f" and {labels[-1]}") if len(labels) > 1 else \
@@ -196,7 +197,7 @@ def render() -> None:
 
     st.subheader("Band limits")
     st.dataframe(results.band_breaks.rename(columns={
-        "band_index": "Band number", "label": "Band", "lower": "From (per 1,000 households)",
+        BAND_INDEX: "Band number", "label": "Band", "lower": "From (per 1,000 households)",
         "upper": "To (per 1,000 households)", "areas": "Areas"}), hide_index=True,
         width="stretch", column_config={
             "From (per 1,000 households)": st.column_config.NumberColumn(format="%.2f"),

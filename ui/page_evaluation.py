@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from firerisk.columns import HOUSEHOLDS
 from firerisk.geo.results import Results
 from firerisk.ui import state
 from firerisk.ui.text import md_escape
@@ -109,8 +110,8 @@ _CURVE_STYLE = {
 def curve_chart_spec(wide: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Long data and a Vega-Lite spec for the capture curve (from :func:`curve_chart_data`):
     the model's line thick and dark red, the ceiling and random order dashed."""
-    long = (wide.reset_index(names="households")
-            .melt(id_vars="households", var_name="list", value_name="fires")
+    long = (wide.reset_index(names=HOUSEHOLDS)
+            .melt(id_vars=HOUSEHOLDS, var_name="list", value_name="fires")
             .dropna())
     names = {RANKING_NAMES.get(k, k): v for k, v in _CURVE_STYLE.items()}
     order = list(wide.columns)
@@ -120,7 +121,7 @@ def curve_chart_spec(wide: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     spec: dict[str, Any] = {
         "mark": {"type": "line", "interpolate": "monotone"},
         "encoding": {
-            "x": {"field": "households", "type": "quantitative",
+            "x": {"field": HOUSEHOLDS, "type": "quantitative",
                   "title": "Share of households visited (%)",
                   "scale": {"domain": [0, 100]}},
             "y": {"field": "fires", "type": "quantitative",
@@ -135,7 +136,7 @@ def curve_chart_spec(wide: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
                            "scale": {"domain": order, "range": dashes}},
             "tooltip": [
                 {"field": "list", "type": "nominal", "title": "List"},
-                {"field": "households", "type": "quantitative", "format": ".0f",
+                {"field": HOUSEHOLDS, "type": "quantitative", "format": ".0f",
                  "title": "Households visited (%)"},
                 {"field": "fires", "type": "quantitative", "format": ".1f",
                  "title": "Fires found (%)"},

@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 from streamlit_folium import st_folium
 
+from firerisk.columns import AREA_ID, BAND, RISK_PER_1000, UNCERTAIN_BAND
 from firerisk.ui import mapview, state
 from firerisk.ui.assets import LEAFLET_CSS, LEAFLET_JS, static_url
 from firerisk.ui.bands import AS_PUBLISHED, Banding, classify_rates
@@ -26,14 +27,14 @@ def _rate_banding(path: str, sha256: str, scheme: str) -> Banding:
     """Finer classes of the rate for the rate layer (quantiles when 'as published')."""
     results = state.load_results(path, sha256)
     labels = [str(i) for i in range(1, mapview.RATE_CLASSES + 1)]
-    return classify_rates(results.areas["area_id"].astype(str), results.areas["risk_per_1000"],
+    return classify_rates(results.areas[AREA_ID].astype(str), results.areas[RISK_PER_1000],
                           scheme="quantiles" if scheme == AS_PUBLISHED else scheme,
                           labels=labels)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _area_ids(path: str, sha256: str) -> list[str]:
-    return state.load_results(path, sha256).areas["area_id"].astype(str).tolist()
+    return state.load_results(path, sha256).areas[AREA_ID].astype(str).tolist()
 
 
 def render() -> None:
@@ -80,14 +81,14 @@ def render() -> None:
     year = forecast_year(results)
     fields = mapview.tooltip_fields(areas.columns, style, group_label=label.capitalize()
                                     if files.group_in_tooltip else None, year=year)
-    uncertain = banding.scheme == AS_PUBLISHED and "uncertain_band" in areas.columns
+    uncertain = banding.scheme == AS_PUBLISHED and UNCERTAIN_BAND in areas.columns
     ids = _area_ids(path, sha)
     if overview:
         assert sel.column is not None
         assert files.overview is not None
         summary = state.group_summary(path, sha, sel.column)
         gcls = mapview.group_classes(summary, layer, banding=banding, rate_banding=rate_banding)
-        gbnd = mapview.group_classes(summary, "band", banding=banding)
+        gbnd = mapview.group_classes(summary, BAND, banding=banding)
         message = (f"Each {label} is drawn as a whole, coloured by its household-weighted "
                    f"figure. Zoom in to see its small areas, or pick a {label} in the sidebar.")
         if layer == "observed":
@@ -132,14 +133,14 @@ def render() -> None:
     with col_legend:
         st.markdown(mapview.legend_html(style, counts, unit=unit), unsafe_allow_html=True)
         st.caption(md_escape(style.note))
-        if overview and layer in ("band", "rate"):
+        if overview and layer in (BAND, "rate"):
             st.caption(f"Each {md_escape(label)} is coloured by the household-weighted mean of "
                        "its areas' expected fires per 1,000 households, placed in the same "
                        "classes as the small areas.")
-        if banding.scheme != AS_PUBLISHED and layer == "band":
+        if banding.scheme != AS_PUBLISHED and layer == BAND:
             st.caption("Band scheme changed in the sidebar: these bands differ from the "
                        "published ones.")
-        if banding.note and layer == "band":
+        if banding.note and layer == BAND:
             st.caption(md_escape(banding.note))
     st.text(results.attribution())
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from firerisk.columns import AREA_ID, RISK_PER_1000
 from firerisk.errors import FireRiskError
 from firerisk.geo.checksum import file_sha256
 from firerisk.geo.results import Results, read_results
@@ -428,14 +429,14 @@ def _classified(path: str, sha256: str, scheme: str) -> Banding:
     results = load_results(path, sha256)
     if scheme == AS_PUBLISHED:
         return published_banding(results.areas, results.band_breaks)
-    return classify_rates(results.areas["area_id"].astype(str), results.areas["risk_per_1000"],
+    return classify_rates(results.areas[AREA_ID].astype(str), results.areas[RISK_PER_1000],
                           scheme=scheme, labels=results.band_labels)
 
 
 def band_schemes(results: Results) -> list[str]:
     """Schemes the sidebar offers: only the published bands when the file has no rates
     (public output)."""
-    rates = results.areas.get("risk_per_1000")
+    rates = results.areas.get(RISK_PER_1000)
     if rates is None or not rates.notna().any():
         return [AS_PUBLISHED]
     return list(SCHEMES)
