@@ -205,6 +205,10 @@ def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "cov.csv"
     path.write_bytes("code,name\n1,Caf\xe9\n".encode("latin-1"))
     spec = CovariateSpec(name="c", path=path, key="code", provenance=PROV)
-    with pytest.raises(InputFileError, match="cannot be read as CSV") as info:
+    with pytest.raises(InputFileError, match="is not UTF-8 text") as info:
         read_covariates(spec)
     assert "UTF-8" in info.value.problems[0].fix
+    assert 'encoding = "cp1252" under [[covariates]] (name = "c")' in info.value.problems[0].fix
+    # the fix it names reads the file
+    spec = CovariateSpec(name="c", path=path, key="code", provenance=PROV, encoding="cp1252")
+    assert read_covariates(spec)["name"].tolist() == ["Caf\xe9"]

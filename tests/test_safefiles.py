@@ -135,9 +135,15 @@ def test_gzip_bomb_is_refused(tmp_path):
         for _ in range(30):
             fh.write(line)
     assert g.stat().st_size < MB
+    # by size (the ratio limit set out of the way), counted while streaming
     with pytest.raises(UnsafeFileError, match="unpacks to more than"):
-        check_file(g, allowed={"csv.gz"}, max_bytes=MB, max_unpacked_bytes=10 * MB)
-    assert check_file(g, allowed={"csv.gz"}, max_bytes=MB, max_unpacked_bytes=40 * MB) == "csv.gz"
+        check_file(g, allowed={"csv.gz"}, max_bytes=MB, max_unpacked_bytes=10 * MB,
+                   max_ratio=10_000)
+    assert check_file(g, allowed={"csv.gz"}, max_bytes=MB, max_unpacked_bytes=40 * MB,
+                      max_ratio=10_000) == "csv.gz"
+    # by ratio: 30 MB from under 1 MB is over the default limit of 100
+    with pytest.raises(UnsafeFileError, match="gzip bomb"):
+        check_file(g, allowed={"csv.gz"}, max_bytes=MB, max_unpacked_bytes=40 * MB)
 
 
 # -- zip archives ------------------------------------------------------------------------
