@@ -120,6 +120,9 @@ def _refuse(file: str | Path, message: str, fix: str) -> UnsafeFileError:
     return UnsafeFileError([Problem(str(file), message, fix)])
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
+
+
 def _is_text(data: bytes) -> bool:
     """Whether bytes look like text: UTF-8 (or Windows-1252) with no control characters."""
     if b"\x00" in data:
@@ -132,8 +135,7 @@ def _is_text(data: bytes) -> bool:
             text = data.decode("cp1252")
         except UnicodeDecodeError:
             return False
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
-    return controls == 0
+    return _CONTROL.search(text) is None
 
 
 def _utf16(data: bytes) -> str | None:
