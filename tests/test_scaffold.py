@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from firerisk.errors import InputFileError, ProfileError
+from firerisk.errors import InputFileError, ProfileError, UnsafeFileError
 from firerisk.geo import scaffold
 from firerisk.geo.guard import check_profile_inputs
 from firerisk.geo.ingest import load_inputs
@@ -155,7 +155,8 @@ def test_unusable_files_are_all_named_in_one_error(tmp_path: Path) -> None:
     assert by_file == {"calls.csv": "holds no area polygons (geometry: none).",
                        "areas.gpkg": "is not a CSV file.",
                        "nope.csv": "the file does not exist."}
-    with pytest.raises(InputFileError, match=r"export\.csv: could not be read as CSV"):
+    # refused by the file gate before any reader opens it
+    with pytest.raises(UnsafeFileError, match=r"export\.csv: is a binary file \(not text\)"):
         draft_profile(areas=files["areas"], incidents=binary, covariates=[files["covariates"]])
 
 
