@@ -39,9 +39,11 @@ def band_problems(profile: Profile) -> list[Problem]:
                  labels=b.labels, title=b.title)
     except FireRiskError as exc:
         close = difflib.get_close_matches(str(b.scheme).lower(), list(SCHEMES), n=1, cutoff=0.5)
-        hint = f' Did you mean "{close[0]}"?' if close else ""
-        return [Problem(str(profile.source), f"[bands] scheme = {b.scheme!r}: "
-                        f"{p.message}{hint}", p.fix) for p in exc.problems]
+        fix = (f'set scheme = "{close[0]}" under [bands] (or another of those names).'
+               if close else None)
+        return [Problem(str(profile.source), f"[bands] scheme = {b.scheme!r}: {p.message}",
+                        fix if fix and "scheme" in p.message else p.fix)
+                for p in exc.problems]
     return []
 
 
@@ -94,12 +96,17 @@ def evaluation_origins(spec: EvaluationSpec, full_years: Sequence[int], *,
     if not bad:
         return chosen, []
     ok = [t for t in valid if last is None or t <= last]
+    before = 0
+    while chosen[0] - before - 1 in fullset:
+        before += 1
     fix = (f"{set_first(ok[0])} (the first year with {window} full years before it)"
            if ok else "give more years of incidents")
+    if before:
+        fix += f", or set window_years = {before} under [evaluation]"
     return [], [Problem(file, f"origin year(s) {', '.join(map(str, bad))} lack the "
                         f"{window} full years before them that window_years = {window} needs "
                         f"(the full years are {_span(full)}).",
-                        f"{fix}, or set a smaller window_years under [evaluation].")]
+                        f"{fix}.")]
 
 
 def model_problems(profile: Profile) -> list[Problem]:

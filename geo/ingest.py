@@ -299,9 +299,14 @@ def _input_rows(profile: Profile, areas_read: int, areas: gpd.GeoDataFrame, acc:
 
 
 def _year_step(profile: Profile, prepared: PreparedIncidents, problems: list[Problem],
-               notes: list[str]) -> YearCoverage:
+               notes: list[str]) -> tuple[YearCoverage, PreparedIncidents]:
     """The years the incidents really cover (geo.timeline): strays are named, and years
-    whose months look missing or far below usual stop the build unless accepted."""
+    whose months look missing or far below usual stop the build unless accepted.
+
+    Returns the coverage and the incidents with any stray rows moved to "outside the study
+    period" (what the fix, ``[study] start`` or ``end``, makes of them), so the other
+    checks still run on the rest.
+    """
     inc, study = profile.incidents, profile.study
     file = str(inc.path)
     bulk = find_bulk(prepared.dates)
@@ -314,7 +319,12 @@ def _year_step(profile: Profile, prepared: PreparedIncidents, problems: list[Pro
     coverage = year_coverage(study_start=study.start, study_end=study.end,
                              data_first=bulk.first, data_last=bulk.last)
     if strays:
-        return coverage
+        rows = np.flatnonzero(bulk.strays & counted) + 1
+        table = prepared.table[~prepared.table["row"].isin(rows)].reset_index(drop=True)
+        dropped = dict(prepared.dropped)
+        dropped["outside the study period"] = np.sort(np.concatenate(
+            [dropped["outside the study period"], rows]))
+        return coverage, replace(prepared, table=table, dropped=dropped)
     checked = [y for y in coverage.full_years if y not in study.accept_incomplete]
     gaps = incomplete_years(prepared.table["date"], checked)
     problem = gap_problem(gaps, full_years=coverage.full_years, file=file, column=inc.date)
@@ -323,7 +333,7 @@ def _year_step(profile: Profile, prepared: PreparedIncidents, problems: list[Pro
         y for y in study.accept_incomplete if y in coverage.full_years])
     notes += [f"{y} is used as a full year although it looks incomplete ({why}), as "
               "[study] accept_incomplete says." for y, why in accepted.items()]
-    return coverage
+    return coverage, prepared
 
 
 def _loss_step(profile: Profile, prepared: PreparedIncidents, agg: Aggregation,
@@ -414,7 +424,7 @@ def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = No
         raise InputFileError(problems or "the inputs could not be read.")
 
     say("Checking which years the incidents cover")
-    coverage = _year_step(profile, prepared, problems, notes)
+    coverage, prepared = _year_step(profile, prepared, problems, notes)
     say("Counting incidents per area and year")
     agg = aggregate_incidents(prepared.table, areas, years=coverage.years,
                               rows_read=prepared.rows_read, dropped=prepared.dropped)

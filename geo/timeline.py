@@ -145,11 +145,12 @@ def stray_problems(dates: pd.Series, rows: np.ndarray, bulk: Bulk, *, file: str,
         eg = ", ".join(str(d) for d in shown[:3]) + (", ..." if len(shown) > 3 else "")
         future = " (some are in the future)" if late and shown[-1] > today else ""
         n = int(side.sum())
-        if late:
-            key, value = "end", bulk.last
+        if late:  # the end of the bulk's last month: a last day with no fire stays covered
+            key = "end"
+            value = (pd.Timestamp(bulk.last) + pd.offsets.MonthEnd(0)).date()
             where = f"after the rest, which end on {bulk.last}"
         else:
-            key, value = "start", bulk.first
+            key, value = "start", bulk.first.replace(day=1)
             where = f"before the rest, which start on {bulk.first}"
         problems.append(Problem(
             file, f"{n:,} date{'s lie' if n > 1 else ' lies'} far {where}, with months of no "
