@@ -423,6 +423,7 @@ def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = No
             or prepared.crs is None or not clean_incidents:
         raise InputFileError(problems or "the inputs could not be read.")
 
+    incident_crs = prepared.crs
     say("Checking which years the incidents cover")
     coverage, prepared = _year_step(profile, prepared, problems, notes)
     say("Counting incidents per area and year")
@@ -455,7 +456,7 @@ def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = No
         working_crs=working,
         extent=extent,
         extent_wgs84=_bounds(to_wgs84(areas).total_bounds),
-        incident_crs=prepared.crs,
+        incident_crs=incident_crs,
         data_first=prepared.data_first,
         data_last=prepared.data_last,
         input_rows=_input_rows(profile, areas_read, areas, acc, covariates),
