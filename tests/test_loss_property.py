@@ -80,7 +80,7 @@ def corrupt(rows: pd.DataFrame, kind: str, picked: np.ndarray) -> pd.DataFrame:
 def test_corruption_is_named_or_stops_the_build(folder: Path, share: float, kind: str,
                                                 seed: int) -> None:
     rows = clean_rows()
-    k = int(round(share * N))
+    k = round(share * N)
     picked = np.sort(np.random.default_rng(seed).choice(N, size=k, replace=False))
     corrupt(rows, kind, picked).to_csv(folder / "incidents.csv", index=False)
     profile = load_profile(folder / "profile.toml")
@@ -88,8 +88,12 @@ def test_corruption_is_named_or_stops_the_build(folder: Path, share: float, kind
     try:
         inputs = load_inputs(profile)
     except InputFileError as exc:
+        stopped: InputFileError | None = exc
+    else:
+        stopped = None
+    if stopped is not None:
         event("stopped")
-        assert COLUMN[kind] & {p.column for p in exc.problems}, exc
+        assert COLUMN[kind] & {p.column for p in stopped.problems}, stopped
         return
     event("built with a warning" if inputs.warnings else "built")
     assert not must_stop, f"{k} of {N} rows corrupted ({kind}) and the load went on"
