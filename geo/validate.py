@@ -10,9 +10,13 @@ a missing CRS, most incident dates unreadable (a wrong ``date_format``), most in
 coordinates missing or outside the areas' extent (wrong columns or CRS), covariate
 keys that miss some areas or repeat, and text in feature or exposure columns.
 
-Not fatal (dropped and counted in the row accounting): a few incidents with missing
+Not fatal here (dropped and counted in the row accounting): a few incidents with missing
 coordinates or an unreadable date, incidents outside the study period or excluded by
-a filter, and covariate rows for places that are not in the area file.
+a filter, repeats of an incident number (``[incidents] id``) or exact repeats with
+``duplicates = "drop"``, and covariate rows for places that are not in the area file.
+Many exact repeats without an ``id`` are fatal (:mod:`geo.quality`). :mod:`geo.ingest`
+then holds the drops to the ceiling on silent loss, finds stray dates and incomplete years
+(:mod:`geo.timeline`) and implausible figures (:mod:`geo.plausible`).
 """
 
 from __future__ import annotations
