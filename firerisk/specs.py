@@ -89,6 +89,8 @@ class IncidentsSpec:
     crs: str | None = None
     layer: str | None = None
     date_format: str | None = None
+    #: More layouts, tried in order on the dates ``date_format`` cannot read.
+    other_date_formats: tuple[str, ...] = ()
     type: str | None = None
     filters: tuple[IncidentFilter, ...] = ()
     drop_columns: tuple[str, ...] = ()

@@ -342,13 +342,17 @@ def _loss_step(profile: Profile, prepared: PreparedIncidents, agg: Aggregation,
     inc = profile.incidents
     lost = {**prepared.lost, "outside every area": agg.outside_rows}
     xy = f"{inc.x}/{inc.y}" if inc.x and inc.y else "geometry"
+    layouts = ", ".join(f'"{f}"' for f in prepared.other_layouts)
+    date_fix = (f"set other_date_formats = [{layouts}] under [incidents] to read those dates "
+                "too, or write every date in one layout and export again"
+                if prepared.other_layouts else
+                "write every date in the layout date_format names and export again")
     found = loss_findings(
         lost, in_scope=prepared.in_scope, file=str(inc.path),
         columns={"missing coordinates": xy, "bad date": inc.date, "outside every area": xy},
         fixes={"missing coordinates": f"fill in {xy} for these rows (an incident is counted "
                                       "in an area by its position)",
-               "bad date": "write every date in the layout date_format names and export "
-                           "again (or set date_format to the layout most rows use)",
+               "bad date": date_fix,
                "outside every area": "check that the incidents and the areas cover the same "
                                      "place (for a wider file, add a filter on its area or "
                                      "service column under [incidents])"},

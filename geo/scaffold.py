@@ -532,7 +532,38 @@ def _date_lines(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
         return [*lines, f"date_format = {_toml(fmt)}   # guessed: every sampled date fits it"], []
     if _date_share(frame[date], None) == 1.0:
         return [*lines, _ISO_NOTE], []
+    pair = _date_formats(frame[date])
+    if pair:
+        return [*lines, f"date_format = {_toml(pair[0])}   # guessed: most sampled dates fit it",
+                (f"other_date_formats = {_toml(list(pair[1:]))}   # guessed: the other dates "
+                 "fit these (better: save every date in one layout)")], []
     return [*lines, *_NO_FORMAT_NOTE], ["incidents.date_format"]
+
+
+def _date_formats(values: pd.Series) -> tuple[str, ...] | None:
+    """Two layouts that together read every sampled date (the commoner first), or None.
+
+    Layouts that differ only by a time of day are not paired (those dates are better saved
+    in one layout, see ``_NO_FORMAT_NOTE``), nor day-first with month-first ones, which
+    would read 03/01 both ways."""
+
+    def day_first(fmt: str) -> bool | None:
+        if fmt.startswith("%Y"):
+            return None  # year first: unambiguous next to either
+        return fmt.find("%d") < fmt.find("%m")
+
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    read = {f: parse_dates(text, f).notna() for f in _DATE_FORMATS}
+    ranked = sorted(read, key=lambda f: -int(read[f].sum()))
+    for first in ranked[:3]:
+        for second in ranked:
+            timed = first.startswith(second) or second.startswith(first)
+            orders = {day_first(first), day_first(second)} - {None}
+            if second != first and not timed and len(orders) < 2 \
+                    and bool((read[first] | read[second]).all()):
+                return first, second
+    return None
 
 
 def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Sequence[str | Path],

@@ -310,6 +310,7 @@ class PreparedIncidents:
     in_scope: int = 0
     lost: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     date_layouts: str = ""
+    other_layouts: tuple[str, ...] = ()
 
 
 def suggest_date_format(values: pd.Series, *, sample: int = 500) -> str | None:
@@ -327,12 +328,23 @@ def suggest_date_format(values: pd.Series, *, sample: int = 500) -> str | None:
     return best if best_share >= 0.9 else None
 
 
-def parse_dates(values: pd.Series, date_format: str | None) -> pd.Series:
+def parse_dates(values: pd.Series, date_format: str | None,
+                others: Sequence[str] = ()) -> pd.Series:
     """Parse dates (``date_format`` in Python strftime codes; ISO 8601 when None).
 
-    Unreadable values (and years outside 1678-2261) become NaT. Time zones are dropped,
-    keeping each value's local wall-clock time (so its local calendar date).
+    Values ``date_format`` cannot read are tried with each of *others* in turn (the
+    profile's ``other_date_formats``). Unreadable values (and years outside 1678-2261)
+    become NaT. Time zones are dropped, keeping each value's local wall-clock time (so its
+    local calendar date).
     """
+    if others and not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = parse_dates(values, date_format)
+        for fmt in others:
+            missing = parsed.isna() & values.notna()
+            if not missing.any():
+                break
+            parsed = parsed.where(~missing, parse_dates(values.where(missing), fmt))
+        return parsed
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         parsed = values
     else:
@@ -444,17 +456,21 @@ def _diagnose_extent(x: np.ndarray, y: np.ndarray, declared: pyproj.CRS, *, work
 
 
 def _date_step(raw: pd.DataFrame, spec: IncidentsSpec, *, file: str,
-               problems: list[Problem]) -> tuple[pd.Series, np.ndarray, str]:
+               problems: list[Problem]) -> tuple[pd.Series, np.ndarray, str, tuple[str, ...]]:
     """Parse the dates; a wrong layout for most of them is a problem. Returns the dates,
-    the mask of unreadable ones and, when the column mixes layouts, a description."""
+    the mask of unreadable ones and, when the column mixes layouts, a description and the
+    other layouts that read some of the rest."""
     n = len(raw)
-    parsed = parse_dates(raw[spec.date], spec.date_format)
+    parsed = parse_dates(raw[spec.date], spec.date_format, spec.other_date_formats)
     bad_date = parsed.isna().to_numpy()
     fmt = f'"{spec.date_format}"' if spec.date_format else "ISO 8601 (e.g. 2024-01-31)"
     layouts = ""
+    others: tuple[str, ...] = ()
     if bad_date.any():
-        found = date_layouts(raw[spec.date], parsed, declared=spec.date_format or "ISO 8601",
+        declared = spec.date_format or "ISO 8601"
+        found = date_layouts(raw[spec.date], parsed, declared=declared,
                              candidates=DATE_FORMAT_CANDIDATES)
+        others = tuple(f.layout for f in found if f.layout not in ("unreadable", declared))
         if len(found) > 1:
             layouts = f"the column holds dates in several layouts: {describe_layouts(found)}"
     if n and bad_date.mean() > MAJORITY:
@@ -464,11 +480,18 @@ def _date_step(raw: pd.DataFrame, spec: IncidentsSpec, *, file: str,
         fix = (f"set date_format = \"{guess}\" in [incidents]." if guess else
                "set date_format in [incidents] to match the dates, in Python strftime codes "
                "(e.g. \"%d/%m/%Y\" for 31/01/2024).")
+        if not guess and others:
+            fix = (f"set other_date_formats = {_toml_list(others)} in [incidents] to read "
+                   "every layout, or write every date in one layout.")
         more = f"; {layouts}" if layouts and not guess else ""
         problems.append(Problem(
             file, f"{_pct(int(bad_date.sum()), n)} dates cannot be read with the date format "
             f"{fmt}{eg}{more}.", fix, column=spec.date, rows=_rows(bad_date)))
-    return parsed, bad_date, layouts
+    return parsed, bad_date, layouts, others
+
+
+def _toml_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(f'"{v}"' for v in values) + "]"
 
 
 def _filter_step(raw: pd.DataFrame, spec: IncidentsSpec, *, file: str,
@@ -595,7 +618,8 @@ def prepare_incidents(raw: pd.DataFrame, spec: IncidentsSpec, study: StudySpec, 
                                     spec.crs, file=file, section="incidents", bounds=bounds)
     problems += crs_problems
 
-    parsed, bad_date, layouts = _date_step(raw, spec, file=file, problems=problems)
+    parsed, bad_date, layouts, other_layouts = _date_step(raw, spec, file=file,
+                                                          problems=problems)
     good_dates = parsed[~bad_date]
     data_first = good_dates.min().date() if len(good_dates) else None
     data_last = good_dates.max().date() if len(good_dates) else None
@@ -636,7 +660,7 @@ def prepare_incidents(raw: pd.DataFrame, spec: IncidentsSpec, study: StudySpec, 
                                  crs=crs_label(crs) if crs is not None else None,
                                  notes=tuple(notes), dates=parsed.reset_index(drop=True),
                                  in_scope=int(in_scope.sum()), lost=lost,
-                                 date_layouts=layouts)
+                                 date_layouts=layouts, other_layouts=other_layouts)
     return prepared, problems
 
 

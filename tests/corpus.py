@@ -438,7 +438,11 @@ CASES: tuple[Case, ...] = (
          both(_drop_2016, profile("study", "accept_incomplete = [2016]")), expect="build"),
     # 2. a ceiling on silent loss
     Case("dates_40pct_day_first", _dates_40pct_dmy, column="date", rows=True,
-         fix=("max_dropped_percent",), tags=frozenset({"%d/%m/%Y"})),
+         fix=('other_date_formats = ["%d/%m/%Y"] under [incidents]', "max_dropped_percent"),
+         tags=frozenset({"%d/%m/%Y"})),
+    Case("dates_40pct_day_first_read_both",
+         both(_dates_40pct_dmy, profile("incidents", 'other_date_formats = ["%d/%m/%Y"]')),
+         expect="same"),
     Case("dates_day_first_before_2015", _dates_dmy_before_2015, column="date", rows=True,
          fix=("max_dropped_percent",), tags=frozenset({"%d/%m/%Y\" in 2009-2014"})),
     Case("dates_3pct_unreadable", _dates_3pct_bad, expect="build", warning="'bad date'"),
