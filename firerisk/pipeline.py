@@ -661,7 +661,8 @@ def evaluate(profile: Profile | str | Path, *, progress: Progress | None = None,
     say = progress or _noop
     if not isinstance(profile, Profile):
         profile = load_profile(profile)
-    prepared = prepare(profile, progress=say, origins=origins)
+    prepared = prepare(profile, progress=say, origins=origins,
+                       warn=lambda w: say(f"Warning: {w}", None))
     say("Backtesting", 0.3)
     return run_backtest(profile, prepared.counts, prepared.covariates, prepared.full_years,
                         weights=_weights(prepared.areas), bootstrap=bootstrap, origins=origins)

@@ -99,8 +99,15 @@ def evaluation_origins(spec: EvaluationSpec, full_years: Sequence[int], *,
     before = 0
     while chosen[0] - before - 1 in fullset:
         before += 1
-    fix = (f"{set_first(ok[0])} (the first year with {window} full years before it)"
-           if ok else "give more years of incidents")
+    if ok:
+        fix = f"{set_first(ok[0])} (the first year with {window} full years before it)"
+    elif valid and origins is not None:
+        fix = f"use --origins {valid[0]}-{valid[-1]}"
+    elif valid:
+        fix = (f"set first = {valid[0]} and last = {valid[-1]} under {where} (the years with "
+               f"{window} full years before them)")
+    else:
+        fix = "give more years of incidents"
     if before:
         fix += f", or set window_years = {before} under [evaluation]"
     return [], [Problem(file, f"origin year(s) {', '.join(map(str, bad))} lack the "
