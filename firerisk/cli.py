@@ -37,6 +37,10 @@ class _Progress:
         self(f"{message} ({done}/{total})", done / total if total else None)
 
     def __call__(self, message: str, fraction: float | None = None) -> None:
+        if message.startswith("Warning: "):  # printed even with --quiet
+            print(f"firerisk: warning: {message.removeprefix('Warning: ')}", file=sys.stderr,
+                  flush=True)
+            return
         if self.quiet:
             return
         pct = f"{fraction * 100:5.1f}% " if fraction is not None else ""

@@ -156,19 +156,40 @@ class Prepared:
     counts: pd.DataFrame = field(repr=False)
     covariates: pd.DataFrame = field(repr=False)
     full_years: list[int] = field(default_factory=list)
+    #: The station of every area (when the profile has a [stations] lookup).
+    stations: pd.Series | None = field(default=None, repr=False)
+    #: Losses worth a warning (see geo.quality), printed by check and build.
+    warnings: tuple[str, ...] = ()
 
 
-def prepare(profile: Profile, *, progress: Progress | None = None) -> Prepared:
-    """Guard, read, check and aggregate the inputs, then build the model features.
+def prepare(profile: Profile, *, progress: Progress | None = None, evaluate: bool = True,
+            origins: tuple[int, int] | None = None,
+            warn: Callable[[str], None] | None = None) -> Prepared:
+    """Guard, read, check and aggregate the inputs, build the model features, and check
+    the plan (bands, model options, backtest origins) before anything is fitted.
+
+    ``check`` runs exactly this, so it refuses whatever ``build`` would refuse.
+
+    Parameters
+    ----------
+    profile : Profile
+    progress : callable, optional
+    evaluate : bool
+        The backtest will run: its origins are checked too.
+    origins : (first, last), optional
+        Backtest origins from the command line, checked instead of the profile's.
+    warn : callable, optional
+        Called with each warning (losses above 1 %, see geo.quality).
 
     Raises
     ------
-    PersonalDataError, InputFileError, FeatureError
+    PersonalDataError, InputFileError, FeatureError, ProfileError, UnsafeFileError
         Listing every problem found.
     """
     from firerisk.errors import InputFileError, Problem
     from firerisk.geo.guard import check_profile_inputs
     from firerisk.geo.ingest import load_inputs
+    from firerisk.preflight import plan_problems
     from firerisk.risk.features import build_features
 
     say = progress or _noop
@@ -189,9 +210,19 @@ def prepare(profile: Profile, *, progress: Progress | None = None) -> Prepared:
     say("Building the model's features", 0.25)
     covariates = build_features(inputs.covariates_raw.reindex(ids), features=profile.features,
                                 exposure=profile.exposure)
+    stations = None
+    if profile.stations is not None:
+        from firerisk.geo.stations import read_station_lookup
+
+        say("Reading the area-to-station lookup", None)
+        stations = read_station_lookup(profile.stations, ids)
+    plan_problems(profile, full_years, evaluate=evaluate, origins=origins)
+    for message in inputs.warnings:
+        (warn or (lambda _m: None))(message)
     return Prepared(inputs=inputs, areas=areas, ids=ids,
                     counts=inputs.counts.reindex(ids).fillna(0).astype(int),
-                    covariates=covariates, full_years=full_years)
+                    covariates=covariates, full_years=full_years, stations=stations,
+                    warnings=tuple(inputs.warnings))
 
 
 def _figure(value: float) -> str:
@@ -219,6 +250,7 @@ class CheckReport:
     features: tuple[dict[str, Any], ...]
     boundary_ties: int
     notes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         """Plain-text report, one fact a line."""
@@ -231,6 +263,7 @@ class CheckReport:
         if self.boundary_ties:
             out.append(f"  {self.boundary_ties:,} on a boundary between areas (each counted "
                        "once)")
+        out += [f"Warning: {w}" for w in self.warnings]
         years = self.full_years
         out.append(f"Full years: {years[0]}-{years[-1]} ({len(years)})" if years else
                    "Full years: none")
@@ -256,16 +289,18 @@ class CheckReport:
                 "groups": self.groups, "incidents": self.accounting,
                 "full_years": list(self.full_years), "partial_years": list(self.partial_years),
                 "covariates": list(self.covariates), "features": list(self.features),
-                "boundary_ties": self.boundary_ties, "notes": list(self.notes)}
+                "boundary_ties": self.boundary_ties, "notes": list(self.notes),
+                "warnings": list(self.warnings)}
 
 
 def check(profile: Profile | str | Path, *, progress: Progress | None = None) -> CheckReport:
     """Run every input check of a build (personal-data guard, reading, validation,
-    aggregation, features) without fitting anything, and report what was found.
+    aggregation, features, the plan: bands, model options, backtest origins) without
+    fitting anything, and report what was found.
 
     Raises
     ------
-    ProfileError, PersonalDataError, InputFileError, FeatureError
+    ProfileError, PersonalDataError, InputFileError, FeatureError, UnsafeFileError
         Listing every problem found, as ``build`` would.
     """
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
@@ -293,7 +328,8 @@ def check(profile: Profile | str | Path, *, progress: Progress | None = None) ->
                        accounting=inputs.accounting.as_dict(),
                        full_years=tuple(prep.full_years), partial_years=partial,
                        covariates=covs, features=tuple(feats),
-                       boundary_ties=int(inputs.boundary_ties), notes=notes)
+                       boundary_ties=int(inputs.boundary_ties), notes=notes,
+                       warnings=prep.warnings)
 
 
 @dataclass(frozen=True, eq=False)
@@ -312,11 +348,10 @@ def _area_context(profile: Profile, prepared: Prepared,
     """The areas with every grouping column (station grounds included) and the IMD decile."""
     areas, ids = prepared.areas, prepared.ids
     group_labels = [label for label, _ in profile.areas.groups]
-    if profile.stations is not None:
-        from firerisk.geo.stations import STATION_LABEL, read_station_lookup
+    if prepared.stations is not None:  # read and checked by prepare
+        from firerisk.geo.stations import STATION_LABEL
 
-        say("Reading the area-to-station lookup", None)
-        areas[STATION_LABEL] = read_station_lookup(profile.stations, ids).to_numpy()
+        areas[STATION_LABEL] = prepared.stations.reindex(ids).to_numpy()
         group_labels.append(STATION_LABEL)
     raw = prepared.inputs.covariates_raw
     imd_decile = raw["IMD_decile"].reindex(ids) if "IMD_decile" in raw.columns else None
@@ -469,7 +504,8 @@ def _run_sections(profile: Profile, prepared: Prepared, *, group_labels: list[st
         "build": {"generated_at": finished.isoformat(timespec="seconds"),
                   "seconds": round((finished - started).total_seconds(), 2),
                   "working_crs": inputs.working_crs, "notes": list(inputs.notes) +
-                  list(prepared.covariates.attrs.get("notes", ()))},
+                  list(prepared.covariates.attrs.get("notes", ())),
+                  "warnings": list(prepared.warnings)},
         "evaluation": evaluation_summary,
     }
 
@@ -516,7 +552,9 @@ def compute(
     mode = mode or profile.disclosure.mode
     started = datetime.now(UTC)
 
-    prepared = prepare(profile, progress=say)  # the personal-data guard runs first, in here
+    # the personal-data guard runs first, in here; then every check `check` runs
+    prepared = prepare(profile, progress=say, evaluate=evaluate,
+                       warn=lambda w: say(f"Warning: {w}", None))
     say("Computing checksums of the input files", 0.27)
     checksums = {role: file_sha256(path) for role, path in profile.input_files().items()}
     areas, group_labels, imd_decile = _area_context(profile, prepared, say)
@@ -605,12 +643,11 @@ def run_backtest(profile: Profile, counts: pd.DataFrame, covariates: pd.DataFram
                  full_years: list[int], *, weights: Any = None, bootstrap: int | None = None,
                  origins: tuple[int, int] | None = None) -> Any:
     """The rolling-origin backtest configured by the profile's ``[evaluation]`` table."""
+    from firerisk.preflight import evaluation_origins
     from firerisk.risk.evaluate import backtest
 
     ev = profile.evaluation
-    first, last = origins if origins else (ev.first, ev.last)
-    chosen = [y for y in full_years
-              if (first is None or y >= first) and (last is None or y <= last)]
+    chosen, _ = evaluation_origins(ev, full_years, origins=origins)  # checked by prepare
     imd = next((f.name for f in profile.features if "imd" in f.name.lower()), None)
     return backtest(counts[full_years], covariates, full_years=full_years, origins=chosen or None,
                     config=model_config(profile), window_years=ev.window_years,
@@ -624,7 +661,8 @@ def evaluate(profile: Profile | str | Path, *, progress: Progress | None = None,
     say = progress or _noop
     if not isinstance(profile, Profile):
         profile = load_profile(profile)
-    prepared = prepare(profile, progress=say)
+    prepared = prepare(profile, progress=say, origins=origins,
+                       warn=lambda w: say(f"Warning: {w}", None))
     say("Backtesting", 0.3)
     return run_backtest(profile, prepared.counts, prepared.covariates, prepared.full_years,
                         weights=_weights(prepared.areas), bootstrap=bootstrap, origins=origins)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 __all__ = [
     "DEFAULT_BAND_LABELS",
+    "DUPLICATE_POLICIES",
     "FAMILIES",
     "MODES",
     "AreasSpec",
@@ -33,6 +34,9 @@ __all__ = [
 DEFAULT_BAND_LABELS = ("Very low", "Low", "Medium", "High", "Very high")
 FAMILIES = ("auto", "negative_binomial", "poisson")
 MODES = ("internal", "public")
+#: ``[incidents] duplicates``: "check" stops above the threshold, "keep" counts every row,
+#: "drop" drops exact repeats (keeping the first).
+DUPLICATE_POLICIES = ("check", "keep", "drop")
 
 @dataclass(frozen=True)
 class Provenance:
@@ -85,9 +89,22 @@ class IncidentsSpec:
     crs: str | None = None
     layer: str | None = None
     date_format: str | None = None
+    #: More layouts, tried in order on the dates ``date_format`` cannot read.
+    other_date_formats: tuple[str, ...] = ()
     type: str | None = None
     filters: tuple[IncidentFilter, ...] = ()
     drop_columns: tuple[str, ...] = ()
+    # How a CSV file is laid out (geo.readers.CsvLayout): separator, text encoding and the
+    # number of lines above the header.
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    skip_rows: int = 0
+    #: Incident-number column: rows repeating a number are one incident, counted once.
+    id: str | None = None
+    duplicates: str = "check"
+    #: The build stops when one drop reason (other than the study period and the filters)
+    #: takes more than this share of the rows, in percent.
+    max_dropped_percent: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +116,9 @@ class CovariateSpec:
     key: str
     provenance: Provenance
     drop_columns: tuple[str, ...] = ()
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    skip_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -110,7 +130,11 @@ class FeatureSpec:
     column: str | None = None
     numerator: tuple[str, ...] = ()
     denominator: str | None = None
-    unit: str = "number"  # "percent" (a share shown as %), "score" or "number"
+    unit: str = "number"  # "percent" (a share from 0 to 1, shown as %), "score" or "number"
+    #: The column's values are divided by this (``scale = 100`` reads 0-100 percentages).
+    scale: float = 1.0
+    #: The plausible (lowest, highest) value after scaling; None: judged from the data.
+    range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +143,8 @@ class ExposureSpec:
 
     column: str
     label: str = "households"
+    #: The plausible (lowest, highest) count per area; None: judged from the data.
+    range: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +154,8 @@ class StudySpec:
     start: date | None = None
     end: date | None = None
     history_years: int = 5
+    #: Years used as full years although months in them look missing or far below usual.
+    accept_incomplete: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,6 +206,9 @@ class StationsSpec:
     key: str
     station: str
     provenance: Provenance
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    skip_rows: int = 0
 
 
 @dataclass(frozen=True)

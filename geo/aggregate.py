@@ -37,7 +37,7 @@ __all__ = [
 
 #: Why an incident row was not used, in the order they are reported.
 REASONS = ("missing coordinates", "bad date", "outside the study period", "outside every area",
-           "excluded by filter")
+           "excluded by filter", "duplicate")
 _EXAMPLES = 10
 
 
@@ -228,6 +228,9 @@ class Aggregation:
     counts_by_type: pd.DataFrame | None
     accounting: RowAccounting
     boundary_ties: int
+    #: The 1-based rows that fell outside every area (for the ceiling on silent loss).
+    outside_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64),
+                                     repr=False)
 
 
 def aggregate_incidents(table: pd.DataFrame, areas: gpd.GeoDataFrame, *, years: Sequence[int],
@@ -295,4 +298,4 @@ def aggregate_incidents(table: pd.DataFrame, areas: gpd.GeoDataFrame, *, years: 
         examples={r: tuple(int(v) for v in all_dropped[r][:_EXAMPLES]) for r in REASONS},
     )
     return Aggregation(counts=counts, counts_by_type=counts_by_type, accounting=accounting,
-                       boundary_ties=ties)
+                       boundary_ties=ties, outside_rows=np.sort(rows[~inside]).astype(np.int64))

@@ -42,8 +42,8 @@ do not match any of these.
 Messages name the file, the column, the reason and example row numbers, never the
 values found.
 
-:func:`check_profile_inputs` runs all of this, plus the file-type and size checks of
-:mod:`geo.safefiles`, on every input of a dataset profile before the build reads them.
+:func:`check_profile_inputs` runs all of this, plus the file-type, size and archive checks
+of :mod:`geo.safefiles`, on every input of a dataset profile before the build reads them.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ import pandas as pd
 from firerisk.errors import InputFileError, PersonalDataError, Problem, UnsafeFileError
 
 if TYPE_CHECKING:
+    from firerisk.geo.readers import CsvLayout
     from firerisk.specs import Profile
 
 __all__ = [
@@ -81,7 +82,7 @@ SHARE = 0.01  # a column is refused when this share of sampled values match a pa
 NHS_VALID_SHARE = 0.9
 #: Rows read from the top of each input for the content checks.
 GUARD_ROWS = 50_000
-#: Largest input file accepted (bytes on disk).
+#: Largest input file accepted (bytes on disk; geo.safefiles.LIMITS holds every limit).
 MAX_INPUT_BYTES = 4 * 1024**3
 #: The real file types accepted for each role of a profile.
 INPUT_KINDS = {
@@ -377,21 +378,20 @@ def check_one_row_per_area(df: pd.DataFrame, *, key: str, file: str) -> None:
         column=key, rows=rows)])
 
 
-def _read_sample(path: Path, *, layer: str | None, drop: set[str]) -> pd.DataFrame:
-    """The first GUARD_ROWS rows of a file, every column but *drop*, as text."""
+def _read_sample(path: Path, *, layer: str | None, drop: set[str],
+                 layout: CsvLayout | None = None) -> pd.DataFrame:
+    """The first GUARD_ROWS rows of a file, every column but *drop*, as text.
+
+    Read through ``geo.readers`` (so the file has passed ``geo.safefiles.admit``) with the
+    profile's CSV layout, so the columns checked are the columns the build reads.
+    """
     from firerisk.geo import readers
 
     if readers.is_csv(path):
-        cols = [c for c in readers.list_columns(path) if c not in drop]
-        frame = pd.read_csv(path, usecols=cols, dtype=str, nrows=GUARD_ROWS, encoding="utf-8-sig",
-                            keep_default_na=False, na_values=[""])
-        return frame[cols]
-    import pyogrio
-
+        cols = [c for c in readers.list_columns(path, layout=layout) if c not in drop]
+        return readers.read_csv_text(path, columns=cols, layout=layout, nrows=GUARD_ROWS)
     cols = [c for c in readers.list_columns(path, layer=layer) if c not in drop]
-    frame = pyogrio.read_dataframe(path, layer=layer, columns=cols, read_geometry=False,
-                                   max_features=GUARD_ROWS)
-    return pd.DataFrame(frame)
+    return readers.read_attributes(path, layer=layer, columns=cols, max_features=GUARD_ROWS)
 
 
 def check_profile_inputs(profile: Profile, *, max_bytes: int = MAX_INPUT_BYTES) -> None:
@@ -417,27 +417,34 @@ def check_profile_inputs(profile: Profile, *, max_bytes: int = MAX_INPUT_BYTES) 
     UnsafeFileError
         When files are refused for their type or size and no personal data was found.
     """
-    from firerisk.geo.safefiles import check_file
+    from dataclasses import replace
 
-    entries: list[tuple[str, Path, str | None, tuple[str, ...], str | None]] = [
-        ("areas", profile.areas.path, profile.areas.layer, (), None),
+    from firerisk.geo.readers import covariate_section, layout_of, read_csv_text
+    from firerisk.geo.safefiles import LIMITS, admit
+
+    entries: list[tuple[str, Path, str | None, tuple[str, ...], str | None,
+                        CsvLayout | None]] = [
+        ("areas", profile.areas.path, profile.areas.layer, (), None, None),
         ("incidents", profile.incidents.path, profile.incidents.layer,
-         profile.incidents.drop_columns, None),
+         profile.incidents.drop_columns, None, layout_of(profile.incidents, "[incidents]")),
     ]
-    entries += [("covariates", c.path, None, c.drop_columns, c.key) for c in profile.covariates]
+    entries += [("covariates", c.path, None, c.drop_columns, c.key,
+                 layout_of(c, covariate_section(c))) for c in profile.covariates]
     if profile.stations is not None:
-        entries.append(("stations", profile.stations.path, None, (), profile.stations.key))
+        entries.append(("stations", profile.stations.path, None, (), profile.stations.key,
+                        layout_of(profile.stations, "[stations]")))
 
+    limits = replace(LIMITS, max_bytes=max_bytes)
     file_problems: list[Problem] = []
     personal: list[Problem] = []
-    for role, path, layer, drop, key in entries:
+    for role, path, layer, drop, key, layout in entries:
         try:
-            check_file(path, allowed=INPUT_KINDS[role], max_bytes=max_bytes)
+            admit(path, allowed=INPUT_KINDS[role], limits=limits)
         except UnsafeFileError as exc:
             file_problems += exc.problems
             continue
         try:
-            sample = _read_sample(Path(path), layer=layer, drop=set(drop))
+            sample = _read_sample(Path(path), layer=layer, drop=set(drop), layout=layout)
         except (InputFileError, ValueError, OSError, UnicodeDecodeError, EOFError):
             continue  # unreadable: the readers report it with the fix
         try:
@@ -446,8 +453,7 @@ def check_profile_inputs(profile: Profile, *, max_bytes: int = MAX_INPUT_BYTES) 
             personal += exc.problems
         if key is not None and key not in drop:
             try:
-                keys = pd.read_csv(path, usecols=[key], dtype=str, encoding="utf-8-sig",
-                                   keep_default_na=False, na_values=[""])
+                keys = read_csv_text(path, columns=[key], layout=layout)
                 check_one_row_per_area(keys, key=key, file=str(path))
             except PersonalDataError as exc:
                 personal += exc.problems

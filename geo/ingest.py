@@ -8,21 +8,32 @@ leave this function: :class:`Inputs` holds counts, not incidents.
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from pyproj.exceptions import CRSError
 
 from firerisk.columns import AREA_ID
 from firerisk.errors import InputFileError, Problem
 from firerisk.geo import readers
-from firerisk.geo.aggregate import RowAccounting, YearCoverage, aggregate_incidents, year_coverage
+from firerisk.geo.aggregate import (
+    Aggregation,
+    RowAccounting,
+    YearCoverage,
+    aggregate_incidents,
+    year_coverage,
+)
 from firerisk.geo.crs import choose_working_crs, crs_label, to_wgs84, to_working
+from firerisk.geo.plausible import figure_problems, zero_exposure_problem
+from firerisk.geo.quality import loss_findings
+from firerisk.geo.timeline import find_bulk, gap_problem, incomplete_years, stray_problems
 from firerisk.geo.validate import (
     CovariateAccounting,
     PreparedIncidents,
@@ -30,6 +41,7 @@ from firerisk.geo.validate import (
     check_areas,
     check_covariates,
     covariate_header_problems,
+    covariate_needs,
     drop_column_conflicts,
     incident_needs,
     missing_columns,
@@ -88,6 +100,8 @@ class Inputs:
         Things worth telling the user that are not errors.
     seconds : float
         Time taken to load.
+    warnings : tuple of str
+        Losses worth a warning in ``check`` and ``build`` (see geo.quality).
     """
 
     areas: gpd.GeoDataFrame
@@ -107,6 +121,18 @@ class Inputs:
     boundary_ties: int
     notes: tuple[str, ...]
     seconds: float
+    warnings: tuple[str, ...] = field(default=())
+
+
+#: Column names that look like an incident number (named in the fix for repeated rows).
+_INCIDENT_NUMBER = re.compile(r"^(incident|inc|call|job|event)_?(number|no|num|id|ref)$")
+
+
+def _incident_number_column(columns: Sequence[str]) -> str | None:
+    """A column whose name looks like an incident number, for the fix text."""
+    return next((c for c in columns
+                 if _INCIDENT_NUMBER.match(re.sub(r"[^a-z0-9]+", "_", c.lower()).strip("_"))),
+                None)
 
 
 def _bounds(values: object) -> tuple[float, float, float, float]:
@@ -161,19 +187,23 @@ def _read_incidents(profile: Profile, *, working: str | None,
     try:
         csv = readers.is_csv(inc.path)
         layer = None if csv else readers.pick_layer(inc.path, inc.layer, section="incidents")
-        available = readers.list_columns(inc.path, layer=layer)
+        layout = readers.layout_of(inc, "[incidents]")
+        available = readers.list_columns(inc.path, layer=layer, layout=layout)
         needs = incident_needs(inc, csv=csv)
         column_problems = drop_column_conflicts(str(inc.path), inc.drop_columns, needs,
                                                 section="[incidents]")
-        column_problems += missing_columns(str(inc.path), available, needs)
+        column_problems += _missing_or_layout(inc.path, available, needs, layout if csv else None)
         problems += column_problems
         if column_problems:
             return None
         raw = readers.read_incidents(inc)
         say(f"Checking {len(raw):,} incident rows")
+        keys = (readers.row_hashes(inc.path, layout=layout, drop_columns=inc.drop_columns)
+                if csv and not inc.id and inc.duplicates != "keep" else None)
         prepared, found = prepare_incidents(
             raw, inc, profile.study, file=str(inc.path), working_crs=working, extent=extent,
-            extra_crs=[source_crs] if source_crs else [])
+            extra_crs=[source_crs] if source_crs else [], row_keys=keys,
+            id_hint=_incident_number_column(available))
         problems += found
         notes += prepared.notes
         return prepared
@@ -182,15 +212,38 @@ def _read_incidents(profile: Profile, *, working: str | None,
         return None
 
 
+def _missing_or_layout(path: Any, available: Sequence[str], needs: Sequence[Any],
+                       layout: readers.CsvLayout | None) -> list[Problem]:
+    """Missing columns; for a CSV whose layout explains them (separator, header line,
+    encoding), that one cause instead."""
+    missing = missing_columns(str(path), available, needs)
+    if missing and layout is not None:
+        wanted = [n.column for n in needs if n.column]
+        layout_problem = readers.layout_problem(path, layout, wanted=wanted)
+        if layout_problem is not None:
+            return [layout_problem]
+    return missing
+
+
 def _read_covariates(profile: Profile, areas: gpd.GeoDataFrame | None,
                      problems: list[Problem]) -> Any:
-    """Read every covariate table and join them to the areas (a ``CheckedCovariates``)."""
+    """Read every covariate table and join them to the areas (a ``CovariateCheck``)."""
     headers: dict[str, tuple[str, ...]] = {}
+    needs = covariate_needs(profile)
     for cov in profile.covariates:
+        layout = readers.layout_of(cov, readers.covariate_section(cov))
         try:
-            headers[cov.name] = readers.list_columns(cov.path)
+            header = readers.list_columns(cov.path, layout=layout)
         except InputFileError as exc:
             problems += exc.problems
+            continue
+        wanted = [cov.key, *(c for c in needs if c not in header)]
+        hint = None if cov.key in header else readers.layout_problem(cov.path, layout,
+                                                                     wanted=wanted)
+        if hint is not None:
+            problems.append(hint)
+        else:
+            headers[cov.name] = header
     problems += covariate_header_problems(profile, headers)
     tables: dict[str, pd.DataFrame] = {}
     for cov in profile.covariates:
@@ -245,6 +298,83 @@ def _input_rows(profile: Profile, areas_read: int, areas: gpd.GeoDataFrame, acc:
     return input_rows
 
 
+def _year_step(profile: Profile, prepared: PreparedIncidents, problems: list[Problem],
+               notes: list[str]) -> tuple[YearCoverage, PreparedIncidents]:
+    """The years the incidents really cover (geo.timeline): strays are named, and years
+    whose months look missing or far below usual stop the build unless accepted.
+
+    Returns the coverage and the incidents with any stray rows moved to "outside the study
+    period" (what the fix, ``[study] start`` or ``end``, makes of them), so the other
+    checks still run on the rest.
+    """
+    inc, study = profile.incidents, profile.study
+    file = str(inc.path)
+    bulk = find_bulk(prepared.dates)
+    counted = np.zeros(len(prepared.dates), dtype=bool)
+    counted[prepared.table["row"].to_numpy() - 1] = True
+    strays = stray_problems(prepared.dates, np.arange(1, len(prepared.dates) + 1),
+                            replace(bulk, strays=bulk.strays & counted), file=file,
+                            column=inc.date)
+    problems += strays
+    coverage = year_coverage(study_start=study.start, study_end=study.end,
+                             data_first=bulk.first, data_last=bulk.last)
+    if strays:
+        rows = np.flatnonzero(bulk.strays & counted) + 1
+        table = prepared.table[~prepared.table["row"].isin(rows)].reset_index(drop=True)
+        dropped = dict(prepared.dropped)
+        dropped["outside the study period"] = np.sort(np.concatenate(
+            [dropped["outside the study period"], rows]))
+        return coverage, replace(prepared, table=table, dropped=dropped)
+    checked = [y for y in coverage.full_years if y not in study.accept_incomplete]
+    gaps = incomplete_years(prepared.table["date"], checked)
+    problem = gap_problem(gaps, full_years=coverage.full_years, file=file, column=inc.date)
+    problems += [problem] if problem else []
+    accepted = incomplete_years(prepared.table["date"], [
+        y for y in study.accept_incomplete if y in coverage.full_years])
+    notes += [f"{y} is used as a full year although it looks incomplete ({why}), as "
+              "[study] accept_incomplete says." for y, why in accepted.items()]
+    return coverage, prepared
+
+
+def _loss_step(profile: Profile, prepared: PreparedIncidents, agg: Aggregation,
+               problems: list[Problem], warnings: list[str]) -> None:
+    """The ceiling on silent loss (geo.quality) over the rows the profile meant to count."""
+    inc = profile.incidents
+    lost = {**prepared.lost, "outside every area": agg.outside_rows}
+    xy = f"{inc.x}/{inc.y}" if inc.x and inc.y else "geometry"
+    layouts = ", ".join(f'"{f}"' for f in prepared.other_layouts)
+    date_fix = (f"set other_date_formats = [{layouts}] under [incidents] to read those dates "
+                "too, or write every date in one layout and export again"
+                if prepared.other_layouts else
+                "write every date in the layout date_format names and export again")
+    found = loss_findings(
+        lost, in_scope=prepared.in_scope, file=str(inc.path),
+        columns={"missing coordinates": xy, "bad date": inc.date, "outside every area": xy},
+        fixes={"missing coordinates": f"fill in {xy} for these rows (an incident is counted "
+                                      "in an area by its position)",
+               "bad date": date_fix,
+               "outside every area": "check that the incidents and the areas cover the same "
+                                     "place (for a wider file, add a filter on its area or "
+                                     "service column under [incidents])"},
+        details={"bad date": prepared.date_layouts},
+        tolerance=inc.max_dropped_percent / 100, section="[incidents]")
+    problems += found.problems
+    warnings += found.warnings
+
+
+def _figure_step(profile: Profile, covariates: Any, counts: pd.DataFrame,
+                 problems: list[Problem]) -> None:
+    """Implausible households and features (geo.plausible), and 0 households with fires."""
+    frame = covariates.frame
+    problems += figure_problems(frame, exposure=profile.exposure, features=profile.features,
+                                sources=covariates.sources)
+    column = profile.exposure.column
+    if column in frame.columns:
+        zero = zero_exposure_problem(frame[column], counts.sum(axis=1), spec=profile.exposure,
+                                     source=covariates.sources.get(column))
+        problems += [zero] if zero else []
+
+
 def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = None,
                 repair_geometry: bool = False) -> Inputs:
     """Read and check every input file of *profile*, then count incidents per area and year.
@@ -267,12 +397,16 @@ def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = No
     Raises
     ------
     InputFileError
-        Listing every problem found in any of the files.
+        Listing every problem found in any of the files: first everything about reading
+        them and their columns; once those can be read, every problem with their values
+        (stray dates, incomplete years, dropped rows over the ceiling, implausible
+        figures) at once.
     """
     say = progress or (lambda _msg: None)
     started = time.perf_counter()
     problems: list[Problem] = []
     notes: list[str] = []
+    warnings: list[str] = []
 
     say(f"Reading the areas ({profile.areas.path.name})")
     areas, areas_read = _read_areas(profile, repair_geometry=repair_geometry,
@@ -280,29 +414,37 @@ def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = No
     areas, working, source_crs = _to_working_crs(profile, areas, problems)
     extent = _bounds(areas.total_bounds) if areas is not None and working else None
     say(f"Reading the incidents ({profile.incidents.path.name})")
+    before = len(problems)
     prepared = _read_incidents(profile, working=working, extent=extent, source_crs=source_crs,
                                problems=problems, notes=notes, say=say)
+    clean_incidents = prepared is not None and len(problems) == before
     say("Reading the covariate tables")
+    before = len(problems)
     covariates = _read_covariates(profile, areas, problems)
+    clean_covariates = len(problems) == before
     notes += covariates.notes
-    if problems:
-        raise InputFileError(problems)
     if areas is None or working is None or extent is None or prepared is None \
-            or prepared.crs is None:  # pragma: no cover - each case adds a problem above
-        raise InputFileError("the inputs could not be read.")
+            or prepared.crs is None or not clean_incidents:
+        raise InputFileError(problems or "the inputs could not be read.")
 
+    incident_crs = prepared.crs
+    say("Checking which years the incidents cover")
+    coverage, prepared = _year_step(profile, prepared, problems, notes)
     say("Counting incidents per area and year")
-    coverage = year_coverage(study_start=profile.study.start, study_end=profile.study.end,
-                             data_first=prepared.data_first, data_last=prepared.data_last)
     agg = aggregate_incidents(prepared.table, areas, years=coverage.years,
                               rows_read=prepared.rows_read, dropped=prepared.dropped)
     acc = agg.accounting
     if acc.rows_used == 0:
-        raise InputFileError([Problem(
+        problems.append(Problem(
             str(profile.incidents.path), "no incident could be counted in any area "
             f"({'; '.join(acc.lines()[2:]) or 'no rows'}).",
             "check the study period, the filters and that the incidents and areas cover "
-            "the same place.")])
+            "the same place."))
+    _loss_step(profile, prepared, agg, problems, warnings)
+    if clean_covariates:
+        _figure_step(profile, covariates, agg.counts, problems)
+    if problems:
+        raise InputFileError(problems)
     notes += _coverage_notes(profile, prepared, coverage, acc, agg.boundary_ties)
 
     seconds = time.perf_counter() - started
@@ -318,11 +460,12 @@ def load_inputs(profile: Profile, *, progress: Callable[[str], None] | None = No
         working_crs=working,
         extent=extent,
         extent_wgs84=_bounds(to_wgs84(areas).total_bounds),
-        incident_crs=prepared.crs,
+        incident_crs=incident_crs,
         data_first=prepared.data_first,
         data_last=prepared.data_last,
         input_rows=_input_rows(profile, areas_read, areas, acc, covariates),
         boundary_ties=agg.boundary_ties,
         notes=tuple(notes),
         seconds=seconds,
+        warnings=tuple(warnings),
     )

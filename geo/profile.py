@@ -7,7 +7,9 @@ profile's own folder.
 
 from __future__ import annotations
 
+import codecs
 import difflib
+import math
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 from firerisk.errors import Problem, ProfileError
 from firerisk.specs import (
     DEFAULT_BAND_LABELS,
+    DUPLICATE_POLICIES,
     FAMILIES,
     MODES,
     AreasSpec,
@@ -44,19 +47,22 @@ KEYS: dict[str, tuple[str, ...]] = {
                     "bands", "disclosure", "stations"),
     "areas": ("path", "id", "name", "groups", "layer", "crs", "repair_geometry",
               "provenance"),
-    "incidents": ("path", "date", "x", "y", "crs", "layer", "date_format", "type", "filters",
-                  "drop_columns", "provenance"),
-    "covariates": ("name", "path", "key", "drop_columns", "provenance"),
+    "incidents": ("path", "date", "x", "y", "crs", "layer", "date_format",
+                  "other_date_formats", "type", "filters",
+                  "drop_columns", "delimiter", "encoding", "skip_rows", "id", "duplicates",
+                  "max_dropped_percent", "provenance"),
+    "covariates": ("name", "path", "key", "drop_columns", "delimiter", "encoding", "skip_rows",
+                   "provenance"),
     "provenance": ("publisher", "licence", "agreement", "attribution", "date", "url"),
-    "exposure": ("column", "label"),
-    "features": ("column", "numerator", "denominator", "label", "unit"),
-    "study": ("start", "end", "history_years"),
+    "exposure": ("column", "label", "range"),
+    "features": ("column", "numerator", "denominator", "label", "unit", "scale", "range"),
+    "study": ("start", "end", "history_years", "accept_incomplete"),
     "model": ("family", "history", "spatial_lag", "simulations", "seed"),
     "evaluation": ("first", "last", "window_years", "bootstrap", "seed"),
     "bands": ("scheme", "k", "labels", "title"),
     "disclosure": ("threshold", "mode"),
     "filters": ("column", "values"),
-    "stations": ("path", "key", "station", "provenance"),
+    "stations": ("path", "key", "station", "delimiter", "encoding", "skip_rows", "provenance"),
 }
 
 
@@ -117,6 +123,61 @@ class _Reader:
                          f"write {key} = true or {key} = false (no quotes).")
             return default
         return value
+
+    def number(self, data: dict[str, Any], key: str, where: str, default: float, *,
+               low: float, high: float) -> float:
+        """A number (whole or decimal) from *low* to *high*."""
+        value = data.get(key, default)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok or not math.isfinite(value) or not low <= value <= high:
+            self.problem(f"{where}.{key}", f"expected a number from {low:g} to {high:g}, got "
+                         f"{value!r}.", f"write {key} = {default:g} (for example).")
+            return default
+        return float(value)
+
+    def range_(self, data: dict[str, Any], key: str, where: str) -> tuple[float, float] | None:
+        """An optional ``[lowest, highest]`` pair of numbers."""
+        value = data.get(key)
+        if value is None:
+            return None
+        ok = (isinstance(value, list) and len(value) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                      and math.isfinite(v) for v in value))
+        if not ok or value[0] >= value[1]:
+            self.problem(f"{where}.{key}", f"expected [lowest, highest] with lowest below "
+                         f"highest, got {value!r}.", f"write {key} = [0, 5000] (for example).")
+            return None
+        return float(value[0]), float(value[1])
+
+    def int_list(self, data: dict[str, Any], key: str, where: str) -> tuple[int, ...]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in value):
+            self.problem(f"{where}.{key}", f"expected a list of years, got {value!r}.",
+                         f"write {key} = [2016] (for example).")
+            return ()
+        return tuple(int(v) for v in value)
+
+    def csv_layout(self, data: dict[str, Any], where: str) -> dict[str, Any]:
+        """The ``delimiter``, ``encoding`` and ``skip_rows`` keys of a CSV input's table."""
+        delimiter = data.get("delimiter", ",")
+        if delimiter == "tab":
+            delimiter = "\t"
+        if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\"\r\n":
+            self.problem(f"{where}.delimiter", f"expected one character, got {delimiter!r}.",
+                         'write delimiter = ";" (or "\\t" or "tab" for tab-separated files).')
+            delimiter = ","
+        encoding = data.get("encoding", "utf-8")
+        try:
+            encoding = codecs.lookup(str(encoding)).name if isinstance(encoding, str) else ""
+        except LookupError:
+            encoding = ""
+        if not encoding:
+            self.problem(f"{where}.encoding", f"unknown text encoding {data.get('encoding')!r}.",
+                         'write encoding = "utf-8", "utf-16" or "cp1252" (Windows).')
+            encoding = "utf-8"
+        skip = self.int_(data, "skip_rows", where, 0, minimum=0) or 0
+        return {"delimiter": delimiter, "encoding": encoding, "skip_rows": skip}
 
     def unknown(self, data: dict[str, Any], kind: str, where: str) -> None:
         """Report every key of *data* that a table of *kind* does not take."""
@@ -245,6 +306,19 @@ def _incident_filters(r: _Reader, i: dict[str, Any]) -> tuple[IncidentFilter, ..
     return tuple(filters)
 
 
+def _incident_duplicates(r: _Reader, i: dict[str, Any]) -> dict[str, Any]:
+    """The incident number, the duplicate policy and the tolerance for dropped rows."""
+    policy = i.get("duplicates", "check")
+    if policy not in DUPLICATE_POLICIES:
+        r.problem("incidents.duplicates", f"expected one of {', '.join(DUPLICATE_POLICIES)}, "
+                  f"got {policy!r}.", 'write duplicates = "keep" (every row is an incident) '
+                  'or "drop" (exact repeats are dropped).')
+        policy = "check"
+    return {"id": r.str_(i, "id", "incidents", required=False), "duplicates": str(policy),
+            "max_dropped_percent": r.number(i, "max_dropped_percent", "incidents", 5.0,
+                                            low=0.0, high=100.0)}
+
+
 def _incidents_spec(r: _Reader, data: dict[str, Any], base: Path) -> IncidentsSpec:
     i = r.table(data, "incidents")
     r.unknown(i, "incidents", "incidents")
@@ -257,9 +331,12 @@ def _incidents_spec(r: _Reader, data: dict[str, Any], base: Path) -> IncidentsSp
         crs=r.str_(i, "crs", "incidents", required=False),
         layer=r.str_(i, "layer", "incidents", required=False),
         date_format=r.str_(i, "date_format", "incidents", required=False),
+        other_date_formats=r.str_list(i, "other_date_formats", "incidents"),
         type=r.str_(i, "type", "incidents", required=False),
         filters=_incident_filters(r, i),
         drop_columns=r.str_list(i, "drop_columns", "incidents"),
+        **r.csv_layout(i, "incidents"),
+        **_incident_duplicates(r, i),
     )
     if incidents.path.suffix.lower() in (".csv", ".gz", ".txt") and not (incidents.x and incidents.y):
         r.problem("incidents.x / incidents.y", "a CSV incident file needs coordinate columns.",
@@ -287,6 +364,7 @@ def _covariate_specs(r: _Reader, data: dict[str, Any], base: Path) -> tuple[Cova
             key=r.str_(c, "key", where) or "",
             provenance=r.provenance(c, where),
             drop_columns=r.str_list(c, "drop_columns", where),
+            **r.csv_layout(c, where),
         ))
     names = [c.name for c in covariates]
     if len(set(names)) != len(names):
@@ -298,7 +376,8 @@ def _exposure_spec(r: _Reader, data: dict[str, Any]) -> ExposureSpec:
     e = r.table(data, "exposure")
     r.unknown(e, "exposure", "exposure")
     return ExposureSpec(column=r.str_(e, "column", "exposure") or "",
-                        label=r.str_(e, "label", "exposure", required=False) or "households")
+                        label=r.str_(e, "label", "exposure", required=False) or "households",
+                        range=r.range_(e, "range", "exposure"))
 
 
 def _feature_spec(r: _Reader, fname: str, f: dict[str, Any]) -> FeatureSpec:
@@ -316,8 +395,13 @@ def _feature_spec(r: _Reader, fname: str, f: dict[str, Any]) -> FeatureSpec:
     if unit not in ("percent", "score", "number"):
         r.problem(f"{where}.unit", f"expected percent, score or number, got {unit!r}.",
                   "use unit = \"percent\" for shares.")
+    scale = r.number(f, "scale", where, 1.0, low=1e-9, high=1e9)
+    if "scale" in f and numerator:
+        r.problem(f"{where}.scale", "applies to a single column, not to a share of numerator "
+                  "over denominator (a share is always from 0 to 1).", "remove scale.")
     return FeatureSpec(name=fname, label=r.str_(f, "label", where) or fname, column=column,
-                       numerator=numerator, denominator=denominator, unit=str(unit))
+                       numerator=numerator, denominator=denominator, unit=str(unit),
+                       scale=scale, range=r.range_(f, "range", where))
 
 
 def _feature_specs(r: _Reader, data: dict[str, Any]) -> tuple[FeatureSpec, ...]:
@@ -340,7 +424,8 @@ def _study_spec(r: _Reader, data: dict[str, Any]) -> StudySpec:
     s = r.table(data, "study", required=False)
     r.unknown(s, "study", "study")
     study = StudySpec(start=_date(r, s, "start", "study"), end=_date(r, s, "end", "study"),
-                      history_years=r.int_(s, "history_years", "study", 5, minimum=1) or 5)
+                      history_years=r.int_(s, "history_years", "study", 5, minimum=1) or 5,
+                      accept_incomplete=r.int_list(s, "accept_incomplete", "study"))
     if study.start and study.end and study.start > study.end:
         r.problem("study", f"start {study.start} is after end {study.end}.", "swap them.")
     return study
@@ -366,13 +451,18 @@ def _model_spec(r: _Reader, data: dict[str, Any]) -> ModelSpec:
 def _evaluation_spec(r: _Reader, data: dict[str, Any]) -> EvaluationSpec:
     ev = r.table(data, "evaluation", required=False)
     r.unknown(ev, "evaluation", "evaluation")
-    return EvaluationSpec(
+    spec = EvaluationSpec(
         first=r.int_(ev, "first", "evaluation", None),
         last=r.int_(ev, "last", "evaluation", None),
         window_years=r.int_(ev, "window_years", "evaluation", 5, minimum=1) or 5,
         bootstrap=r.int_(ev, "bootstrap", "evaluation", 500, minimum=0) or 0,
         seed=r.int_(ev, "seed", "evaluation", 20240601) or 0,
     )
+    if spec.first is not None and spec.last is not None and spec.first > spec.last:
+        r.problem("evaluation", f"first = {spec.first} is after last = {spec.last}, so the "
+                  "backtest would have no origin year.",
+                  f"swap them (first = {spec.last}, last = {spec.first}), or remove last.")
+    return spec
 
 
 def _bands_spec(r: _Reader, data: dict[str, Any]) -> BandsSpec:
@@ -407,7 +497,8 @@ def _stations_spec(r: _Reader, data: dict[str, Any], base: Path) -> StationsSpec
     return StationsSpec(path=r.path(st, "path", "stations", base),
                         key=r.str_(st, "key", "stations") or "",
                         station=r.str_(st, "station", "stations") or "",
-                        provenance=r.provenance(st, "stations"))
+                        provenance=r.provenance(st, "stations"),
+                        **r.csv_layout(st, "stations"))
 
 
 def load_profile(path: str | Path) -> Profile:

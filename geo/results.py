@@ -170,11 +170,16 @@ def read_results(path: str | Path) -> Results:
     ------
     ResultsFileError
         When the file is missing, is not a GeoPackage, or lacks layers or columns.
+    UnsafeFileError
+        When the file is not a GeoPackage by its content (checked before GDAL opens it).
     """
     path = Path(path)
     fix = "rebuild it with: firerisk build --config PROFILE.toml --out RESULTS.gpkg"
     if not path.exists():
         raise ResultsFileError([Problem(str(path), "the results file does not exist.", fix)])
+    from firerisk.geo.safefiles import admit
+
+    admit(path, allowed={"gpkg"})  # a GeoPackage by content, under the size limit
     try:
         layers = {str(row[0]) for row in pyogrio.list_layers(path)}
     except Exception as exc:  # pyogrio raises its own DataSourceError types

@@ -2,6 +2,13 @@
 
 * :func:`check_file` decides a file's real type from its first bytes, never from
   its name (a renamed program or spreadsheet is refused), and enforces a size limit.
+  Archives and compressed files are inspected before any reader (GDAL, pandas) sees
+  them: a zip's member paths, links, member count, total unpacked size, compression
+  ratio, overlapping members and nested archives (:func:`inspect_zip`, which also
+  streams every member with a byte cap), and a gzip file's unpacked size and ratio,
+  counted while streaming it (never held in memory).
+* :func:`admit` is :func:`check_file` with the limits of :data:`LIMITS`, remembered per
+  file version, so every reader of ``geo.readers`` calls it before opening a file.
 * :func:`safe_extract_zip` unpacks a zip only when every member stays inside the
   target folder (no ``../``, absolute paths, drive letters or links) and the archive
   is not a "zip bomb": member count, total unpacked size and compression ratio are
@@ -17,25 +24,34 @@ from __future__ import annotations
 import codecs
 import gzip
 import html
+import itertools
 import os
 import re
 import shutil
 import stat
+import struct
 import tempfile
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from firerisk.errors import Problem, UnsafeFileError
 
 __all__ = [
     "KINDS",
+    "LIMITS",
+    "Limits",
+    "admit",
     "check_file",
     "escape_text",
+    "inspect_zip",
     "safe_extract_zip",
     "safe_upload",
     "sniff",
+    "text_encoding",
 ]
 
 #: File kinds the tool can accept.
@@ -43,6 +59,33 @@ KINDS = frozenset({"csv", "csv.gz", "geojson", "gpkg", "zip", "shp", "fgb"})
 
 _HEAD = 64 * 1024
 _CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an input file may be; every default is stated in the README ("Hostile input").
+
+    Attributes
+    ----------
+    max_bytes : largest file on disk.
+    max_unpacked_bytes : largest total once unpacked (a zip's members together, or a gzip
+        file's content).
+    max_members : most entries in a zip archive.
+    max_ratio : highest compression ratio (unpacked / packed size) of a zip member, of a
+        whole zip, and of a gzip stream once it has unpacked ``ratio_after`` bytes.
+    ratio_after : unpacked bytes after which a gzip stream's ratio is judged (small files
+        cannot be bombs, and their ratio says little).
+    """
+
+    max_bytes: int = 4 * 1024**3
+    max_unpacked_bytes: int = 4 * 1024**3
+    max_members: int = 1000
+    max_ratio: float = 100.0
+    ratio_after: int = 16 * 1024**2
+
+
+#: The limits every input of a profile is held to.
+LIMITS = Limits()
 _BINARY_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF", "a PDF document"),
     (b"\x89PNG", "a PNG image"),
@@ -77,6 +120,9 @@ def _refuse(file: str | Path, message: str, fix: str) -> UnsafeFileError:
     return UnsafeFileError([Problem(str(file), message, fix)])
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
+
+
 def _is_text(data: bytes) -> bool:
     """Whether bytes look like text: UTF-8 (or Windows-1252) with no control characters."""
     if b"\x00" in data:
@@ -89,8 +135,52 @@ def _is_text(data: bytes) -> bool:
             text = data.decode("cp1252")
         except UnicodeDecodeError:
             return False
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
-    return controls == 0
+    return _CONTROL.search(text) is None
+
+
+def _utf16(data: bytes) -> str | None:
+    """``"utf-16"`` for UTF-16 text with a byte-order mark, the byte order without one."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if len(data) >= 8:
+        even, odd = data[0::2], data[1::2]
+        if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+            return "utf-16-le"
+        if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+            return "utf-16-be"
+    return None
+
+
+def text_encoding(data: bytes) -> str | None:
+    """The text encoding of the first bytes of a file, or None when they are not text.
+
+    Returns ``"utf-8"`` (with or without a byte-order mark), ``"utf-16"`` (or
+    ``"utf-16-le"``/``"utf-16-be"`` without a byte-order mark) or ``"cp1252"`` (Windows'
+    Western European code page, which Excel's plain "CSV" uses).
+    """
+    wide = _utf16(data)
+    if wide is not None:
+        try:
+            text = codecs.getincrementaldecoder(wide)().decode(data[: len(data) // 2 * 2])
+        except UnicodeDecodeError:
+            return None
+        return wide if _is_text(text.encode("utf-8")) else None
+    if not _is_text(data):
+        return None
+    try:
+        codecs.getincrementaldecoder("utf-8-sig")().decode(data, final=False)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
+
+
+def _decoded_head(data: bytes) -> bytes:
+    """The first bytes as UTF-8 (UTF-16 text transcoded), for the text-kind tests."""
+    wide = _utf16(data)
+    if wide is None:
+        return data
+    return codecs.getincrementaldecoder(wide)(errors="replace").decode(
+        data[: len(data) // 2 * 2]).encode("utf-8")
 
 
 def _text_kind(data: bytes) -> str:
@@ -126,9 +216,12 @@ def sniff(path: str | Path) -> tuple[str, str]:
         return kind, _DESCRIBE[kind]
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         try:
+            entries = _zip_directory(path)[0]
+            if entries > LIMITS.max_members:
+                return "zip", _DESCRIBE["zip"]  # too many entries to list: refused later
             with zipfile.ZipFile(path) as zf:
                 names = zf.namelist()
-        except (zipfile.BadZipFile, OSError, ValueError):
+        except (zipfile.BadZipFile, OSError, ValueError, struct.error):
             return "binary", "a damaged zip archive"
         if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
             return "xlsx", _DESCRIBE["xlsx"]
@@ -143,34 +236,45 @@ def sniff(path: str | Path) -> tuple[str, str]:
                 inner = gz.read(_HEAD)
         except (OSError, EOFError, zlib.error):
             return "binary", "a damaged gzip file"
-        if inner and _is_text(inner) and _text_kind(inner) == "csv":
+        if inner and text_encoding(inner) and _text_kind(_decoded_head(inner)) == "csv":
             return "csv.gz", _DESCRIBE["csv.gz"]
         return "gzip", _DESCRIBE["gzip"]
     for magic, description in _BINARY_MAGIC:
         if head.startswith(magic):
             return "binary", description
-    if _is_text(head):
-        kind = _text_kind(head)
+    if text_encoding(head):
+        kind = _text_kind(_decoded_head(head))
         return kind, _DESCRIBE[kind]
     return "binary", "a binary file (not text)"
 
 
-def _check_gzip_size(path: Path, limit: int) -> None:
+_UNPACK_FIX = ("unpack it yourself and give the tool the plain file; if the file is genuine "
+               "and that large, give only the years and columns needed.")
+
+
+def _check_gzip_stream(path: Path, limits: Limits) -> None:
+    """Stream the whole gzip file once, counting what it unpacks to (never held in memory)."""
     total = 0
     try:
-        with gzip.open(path, "rb") as gz:
+        with path.open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as gz:
             while chunk := gz.read(_CHUNK):
                 total += len(chunk)
-                if total > limit:
-                    raise _refuse(path, f"unpacks to more than {limit:,} bytes.",
-                                  "split the file or raise the limit if it is genuine.")
+                if total > limits.max_unpacked_bytes:
+                    raise _refuse(path, f"unpacks to more than {limits.max_unpacked_bytes:,} "
+                                  "bytes, over the limit.", _UNPACK_FIX)
+                ratio = total / max(raw.tell(), 1)
+                if total >= limits.ratio_after and ratio > limits.max_ratio:
+                    raise _refuse(path, f"unpacks {ratio:,.0f} times larger than it is packed "
+                                  f"(limit {limits.max_ratio:,.0f}): a 'gzip bomb'.",
+                                  _UNPACK_FIX)
     except (OSError, EOFError, zlib.error) as exc:
         raise _refuse(path, f"is a damaged gzip file ({exc}).", "compress the file again.") from exc
 
 
 def check_file(path: str | Path, *, allowed: Iterable[str], max_bytes: int,
-               max_unpacked_bytes: int | None = None) -> str:
-    """Check a file's real type and size before it is read.
+               max_unpacked_bytes: int | None = None, max_members: int = LIMITS.max_members,
+               max_ratio: float = LIMITS.max_ratio) -> str:
+    """Check a file's real type and size before it is read; inspect archives.
 
     Parameters
     ----------
@@ -180,8 +284,11 @@ def check_file(path: str | Path, *, allowed: Iterable[str], max_bytes: int,
     max_bytes : int
         Largest size on disk.
     max_unpacked_bytes : int, optional
-        For ``csv.gz``: largest unpacked size (default 20 x ``max_bytes``); the file is
-        decompressed once, as a stream, to check it.
+        Largest unpacked size of a ``csv.gz`` or ``zip`` (default: the smaller of 20 x
+        ``max_bytes`` and :data:`LIMITS`); a gzip file is decompressed once, as a stream,
+        and every zip member too (:func:`inspect_zip`).
+    max_members, max_ratio
+        For archives: most zip entries, and the highest compression ratio.
 
     Returns
     -------
@@ -212,8 +319,55 @@ def check_file(path: str | Path, *, allowed: Iterable[str], max_bytes: int,
     if kind not in allowed:
         raise _refuse(path, f"is {description}, whatever its name says; expected {wanted}.",
                       f"save or export the data as {wanted}.")
+    limits = Limits(max_bytes=max_bytes, max_members=max_members, max_ratio=max_ratio,
+                    max_unpacked_bytes=max_unpacked_bytes
+                    or min(20 * max_bytes, LIMITS.max_unpacked_bytes))
     if kind == "csv.gz":
-        _check_gzip_size(path, max_unpacked_bytes or 20 * max_bytes)
+        _check_gzip_stream(path, limits)
+    elif kind == "zip":
+        problems = inspect_zip(path, limits=limits)
+        if problems:
+            raise UnsafeFileError(problems)
+    return kind
+
+
+_admitted: dict[tuple[object, ...], str] = {}
+_admitted_lock = threading.Lock()
+
+
+def admit(path: str | Path, *, allowed: Iterable[str], limits: Limits = LIMITS) -> str:
+    """:func:`check_file` with *limits*, done once per version of a file.
+
+    Every reader in ``geo.readers`` calls this before it opens a file, so no file reaches
+    GDAL or pandas unchecked. A file is checked again when its size, modification time
+    or inode changes.
+
+    Returns
+    -------
+    str
+        The kind found.
+
+    Raises
+    ------
+    UnsafeFileError
+    """
+    path = Path(path)
+    allowed = frozenset(allowed)
+    try:
+        info = path.stat()
+        key: tuple[object, ...] = (str(path.resolve()), info.st_size, info.st_mtime_ns,
+                                   info.st_ino, allowed, limits)
+    except OSError:
+        key = ()
+    with _admitted_lock:
+        if key and key in _admitted:
+            return _admitted[key]
+    kind = check_file(path, allowed=allowed, max_bytes=limits.max_bytes,
+                      max_unpacked_bytes=limits.max_unpacked_bytes,
+                      max_members=limits.max_members, max_ratio=limits.max_ratio)
+    if key:
+        with _admitted_lock:
+            _admitted[key] = kind
     return kind
 
 
@@ -240,6 +394,164 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
     if info.flag_bits & 0x1:
         return "is encrypted"
     return None
+
+
+_NESTED_SUFFIXES = (".zip", ".gz", ".tgz", ".tar", ".7z", ".rar", ".bz2", ".xz", ".zst", ".kmz",
+                    ".gpkg.zip", ".z", ".lz", ".lzma", ".cab")
+_ARCHIVE_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"7z\xbc\xaf", b"Rar!", b"BZh",
+                  b"\xfd7zXZ", b"\x28\xb5\x2f\xfd")
+_EOCD = b"PK\x05\x06"
+_ZIP_FIX = "unpack the archive yourself, check its contents, and give the tool the data file."
+
+
+def _zip_directory(path: Path) -> tuple[int, int, int]:
+    """Entries, size and offset of a zip's central directory, read from its end record.
+
+    Read before :mod:`zipfile` parses the directory, so an archive claiming millions of
+    entries is refused without building millions of objects.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - (65535 + 22)))
+        tail = fh.read()
+        at = tail.rfind(_EOCD)
+        if at < 0 or len(tail) - at < 22:
+            raise zipfile.BadZipFile("no end of central directory record")
+        _, _, _, _, entries, cd_size, cd_offset, _ = struct.unpack("<4s4H2LH", tail[at:at + 22])
+        locator = tail[at - 20:at] if at >= 20 else b""
+        if locator.startswith(b"PK\x06\x07"):  # zip64: the real figures are in its own record
+            (record_at,) = struct.unpack("<Q", locator[8:16])
+            fh.seek(record_at)
+            record = fh.read(56)
+            if record[:4] == b"PK\x06\x06":
+                entries, cd_size, cd_offset = struct.unpack("<3Q", record[32:56])
+    return int(entries), int(cd_size), int(cd_offset)
+
+
+def _nested(name: str) -> bool:
+    return name.lower().endswith(_NESTED_SUFFIXES)
+
+
+def _declared_problems(path: Path, infos: list[zipfile.ZipInfo], *, archive_bytes: int,
+                       limits: Limits) -> list[Problem]:
+    """Everything wrong with a zip that its directory alone shows (nothing is unpacked)."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for info in infos:
+        why = _member_problem(info)
+        norm = str(PurePosixPath(*[p for p in re.split(r"[\\/]+", info.filename)
+                                   if p and p != "."])) if why is None else ""
+        if why is None and norm in seen:
+            why = "appears twice"
+        seen.add(norm)
+        if why is None and not info.is_dir() and _nested(info.filename):
+            why = "is itself an archive (archives inside archives are not opened)"
+        if why is None and not info.is_dir():
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > limits.max_ratio:
+                why = (f"would unpack {ratio:,.0f} times larger than it is packed "
+                       f"(limit {limits.max_ratio:,.0f}): a 'zip bomb'")
+        if why is not None:
+            problems.append(Problem(str(path), f"member {info.filename!r} {why}.", _ZIP_FIX))
+    declared = sum(i.file_size for i in infos)
+    if declared > limits.max_unpacked_bytes:
+        problems.append(Problem(str(path), f"would unpack to {declared:,} bytes, over the "
+                                f"limit of {limits.max_unpacked_bytes:,}: a possible 'zip bomb'.",
+                                _ZIP_FIX))
+    elif not problems and declared / max(archive_bytes, 1) > limits.max_ratio:
+        problems.append(Problem(str(path), "unpacks far larger than it is packed "
+                                f"({declared / max(archive_bytes, 1):,.0f} times, limit "
+                                f"{limits.max_ratio:,.0f}): a 'zip bomb'.", _ZIP_FIX))
+    return problems
+
+
+def _overlap_problems(path: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo],
+                      cd_offset: int) -> list[Problem]:
+    """Members whose packed data overlap or run past the directory (a reused-data bomb)."""
+    fp = zf.fp
+    assert fp is not None
+    spans = []
+    for info in infos:
+        fp.seek(info.header_offset)
+        header = fp.read(30)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            return [Problem(str(path), f"member {info.filename!r} has no local header where "
+                            "the directory says: a damaged or hostile archive.", _ZIP_FIX)]
+        name_len, extra_len = struct.unpack("<2H", header[26:30])
+        start = info.header_offset + 30 + name_len + extra_len
+        spans.append((info.header_offset, start + info.compress_size, info.filename))
+    spans.sort()
+    for (_, end, name), (next_start, _, _) in itertools.pairwise(spans):
+        if end > next_start:
+            return [Problem(str(path), f"member {name!r} overlaps the next member's data: "
+                            "an archive that reuses the same packed bytes (a 'zip bomb').",
+                            _ZIP_FIX)]
+    directory = int(getattr(zf, "start_dir", cd_offset))  # adjusted for data before the zip
+    if spans and spans[-1][1] > directory:
+        return [Problem(str(path), f"member {spans[-1][2]!r} runs past the end of the packed "
+                        "data: a damaged or hostile archive.", _ZIP_FIX)]
+    return []
+
+
+def _stream_problems(path: Path, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo],
+                     limits: Limits) -> list[Problem]:
+    """Unpack every member as a stream (nothing kept): true sizes, ratio, nested archives."""
+    total = 0
+    for info in infos:
+        if info.is_dir():
+            continue
+        count = 0
+        with zf.open(info) as src:
+            while chunk := src.read(_CHUNK):
+                if count == 0 and chunk.startswith(_ARCHIVE_MAGIC):
+                    return [Problem(str(path), f"member {info.filename!r} is itself an archive "
+                                    "(archives inside archives are not opened).", _ZIP_FIX)]
+                count += len(chunk)
+                total += len(chunk)
+                if count > info.file_size or total > limits.max_unpacked_bytes:
+                    return [Problem(str(path), f"member {info.filename!r} unpacks to more bytes "
+                                    "than its header declares: a 'zip bomb'.", _ZIP_FIX)]
+                if count / max(info.compress_size, 1) > limits.max_ratio:
+                    return [Problem(str(path), f"member {info.filename!r} is a 'zip bomb' "
+                                    "(compression ratio over the limit).", _ZIP_FIX)]
+    return []
+
+
+def inspect_zip(path: str | Path, *, limits: Limits = LIMITS) -> list[Problem]:
+    """Everything that makes a zip archive unsafe to hand to a reader, without unpacking it.
+
+    Checks, in order, stopping at the first stage that finds a problem: the entry count
+    (from the end record, before the directory is parsed); every member's path (no
+    ``..``, absolute path or drive letter), type (no link, device or encrypted member),
+    name (no repeat, no archive inside the archive) and compression ratio; the total
+    unpacked size and the whole archive's ratio; members whose packed data overlap;
+    then every member is unpacked as a stream, in 1 MiB pieces that are thrown away,
+    to check its real size and ratio against the limits and its first bytes for another
+    archive.
+
+    Returns
+    -------
+    list of Problem
+        Empty when the archive is safe to read.
+    """
+    path = Path(path)
+    try:
+        entries, _, cd_offset = _zip_directory(path)
+        if entries > limits.max_members:
+            return [Problem(str(path), f"has {entries:,} entries, more than the "
+                            f"{limits.max_members:,} allowed.", _ZIP_FIX)]
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if len(infos) > limits.max_members:
+                return [Problem(str(path), f"has {len(infos):,} entries, more than the "
+                                f"{limits.max_members:,} allowed.", _ZIP_FIX)]
+            problems = _declared_problems(path, infos, archive_bytes=path.stat().st_size,
+                                          limits=limits)
+            problems = problems or _overlap_problems(path, zf, infos, cd_offset)
+            return problems or _stream_problems(path, zf, infos, limits)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError,
+            RuntimeError, ValueError, struct.error) as exc:
+        return [Problem(str(path), f"is a damaged zip archive ({exc}).", _ZIP_FIX)]
 
 
 def safe_extract_zip(path: str | Path, dest: str | Path, *, max_members: int = 1000,
@@ -284,30 +596,10 @@ def safe_extract_zip(path: str | Path, dest: str | Path, *, max_members: int = 1
         if len(infos) > max_members:
             raise _refuse(path, f"has {len(infos):,} entries, more than the {max_members:,} "
                           "allowed.", fix)
-        problems = []
-        seen: set[str] = set()
-        for info in infos:
-            why = _member_problem(info)
-            norm = str(PurePosixPath(*[p for p in re.split(r"[\\/]+", info.filename)
-                                       if p and p != "."])) if why is None else ""
-            if why is None and norm in seen:
-                why = "appears twice"
-            seen.add(norm)
-            if why is None and not info.is_dir():
-                ratio = info.file_size / max(info.compress_size, 1)
-                if ratio > max_ratio:
-                    why = (f"would unpack {ratio:,.0f} times larger than it is packed "
-                           f"(limit {max_ratio:,.0f}): a 'zip bomb'")
-            if why is not None:
-                problems.append(Problem(str(path), f"member {info.filename!r} {why}.", fix))
-        declared = sum(i.file_size for i in infos)
-        packed = sum(i.compress_size for i in infos)
-        if declared > max_total_bytes:
-            problems.append(Problem(str(path), f"would unpack to {declared:,} bytes, over the "
-                                    f"limit of {max_total_bytes:,}: a possible 'zip bomb'.", fix))
-        elif not problems and declared / max(packed, 1) > max_ratio:
-            problems.append(Problem(str(path), "unpacks far larger than it is packed "
-                                    f"({declared / max(packed, 1):,.0f} times): a 'zip bomb'.", fix))
+        limits = Limits(max_members=max_members, max_unpacked_bytes=max_total_bytes,
+                        max_ratio=max_ratio)
+        problems = _declared_problems(path, infos, archive_bytes=sum(
+            i.compress_size for i in infos), limits=limits)
         if problems:
             raise UnsafeFileError(problems)
 

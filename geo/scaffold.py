@@ -24,9 +24,18 @@ import pandas as pd
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from firerisk.errors import InputFileError, PersonalDataError, Problem
-from firerisk.geo.guard import check_personal_data
-from firerisk.geo.readers import is_csv, list_columns, pick_layer
+from firerisk.errors import InputFileError, PersonalDataError, Problem, UnsafeFileError
+from firerisk.geo.guard import INPUT_KINDS, check_personal_data
+from firerisk.geo.readers import (
+    CsvLayout,
+    detect_layout,
+    is_csv,
+    list_columns,
+    pick_layer,
+    read_attributes,
+    read_csv_text,
+)
+from firerisk.geo.safefiles import admit
 from firerisk.geo.validate import parse_dates
 
 __all__ = ["Draft", "draft_profile"]
@@ -87,14 +96,16 @@ _VECTOR_FIX = ("save it as GeoJSON, GeoPackage or a zipped Shapefile (.zip holdi
                ".dbf and .prj).")
 
 
-def _sample(path: Path, layer: str | None = None) -> pd.DataFrame:
+def _sample(path: Path, layer: str | None = None,
+            layout: CsvLayout | None = None) -> pd.DataFrame:
     """The first :data:`SAMPLE_ROWS` rows, every value as text (None when missing)."""
     try:
         if is_csv(path):
-            return pd.read_csv(path, nrows=SAMPLE_ROWS, dtype=str, keep_default_na=False,
-                               na_values=[""], encoding="utf-8-sig")
-        frame = pyogrio.read_dataframe(path, layer=layer, read_geometry=False,
-                                       max_features=SAMPLE_ROWS)
+            cols = list_columns(path, layout=layout)
+            return read_csv_text(path, columns=cols, layout=layout, nrows=SAMPLE_ROWS)
+        frame = read_attributes(path, layer=layer, max_features=SAMPLE_ROWS)
+    except InputFileError:
+        raise
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError, OSError,
             EOFError, ValueError, DataSourceError, DataLayerError) as exc:
         kind = "CSV" if is_csv(path) else "a GeoJSON, GeoPackage or zipped Shapefile"
@@ -103,10 +114,47 @@ def _sample(path: Path, layer: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(frame).astype(str).where(frame.notna())
 
 
+def _admit_files(areas: Path, incidents: Path, covariates: Sequence[Path]) -> None:
+    """Every file that exists passes geo.safefiles.admit (type, size, archives) before any
+    reader opens it; one error for all the refused files. (Which kind suits which role is
+    checked next, with messages about polygons and tables.)"""
+    problems: list[Problem] = []
+    kinds = frozenset().union(*INPUT_KINDS.values())
+    for path in (areas, incidents, *covariates):
+        if path.exists():
+            try:
+                admit(path, allowed=kinds)
+            except UnsafeFileError as exc:
+                problems += exc.problems
+    if problems:
+        raise UnsafeFileError(problems)
+
+
+def _layout_lines(path: Path, section: str) -> tuple[CsvLayout, list[str]]:
+    """The CSV layout of a file, and the profile lines for what differs from the default."""
+    layout = detect_layout(path, CsvLayout(section=section))
+    lines = [f"{line}   # guessed from the file" for line in CsvLayout().keys(layout)]
+    if layout.skip_rows:
+        lines[-1] += ": the lines above the header are not part of the table"
+    return layout, lines
+
+
+def _incident_id(frame: pd.DataFrame) -> str | None:
+    """A column named like an incident number whose sampled values (nearly) never repeat."""
+    for col in frame.columns:
+        norm = _norm(str(col))
+        if re.fullmatch(r"(incident|inc|call|job|event)_?(number|no|num|id|ref)", norm):
+            values = frame[col].dropna()
+            if len(values) and values.nunique() > 0.95 * len(values):
+                return str(col)
+    return None
+
+
 def _check_files(areas: Path, incidents: Path, covariates: Sequence[Path]) -> None:
     """Every file exists, the areas are polygons and the tables are CSV; one error for all."""
     problems = [Problem(str(p), "the file does not exist.", "check the path.")
                 for p in (areas, incidents, *covariates) if not p.exists()]
+    _admit_files(areas, incidents, covariates)
     if areas.exists():
         geometry = None
         if not is_csv(areas):
@@ -484,7 +532,38 @@ def _date_lines(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
         return [*lines, f"date_format = {_toml(fmt)}   # guessed: every sampled date fits it"], []
     if _date_share(frame[date], None) == 1.0:
         return [*lines, _ISO_NOTE], []
+    pair = _date_formats(frame[date])
+    if pair:
+        return [*lines, f"date_format = {_toml(pair[0])}   # guessed: most sampled dates fit it",
+                (f"other_date_formats = {_toml(list(pair[1:]))}   # guessed: the other dates "
+                 "fit these (better: save every date in one layout)")], []
     return [*lines, *_NO_FORMAT_NOTE], ["incidents.date_format"]
+
+
+def _date_formats(values: pd.Series) -> tuple[str, ...] | None:
+    """Two layouts that together read every sampled date (the commoner first), or None.
+
+    Layouts that differ only by a time of day are not paired (those dates are better saved
+    in one layout, see ``_NO_FORMAT_NOTE``), nor day-first with month-first ones, which
+    would read 03/01 both ways."""
+
+    def day_first(fmt: str) -> bool | None:
+        if fmt.startswith("%Y"):
+            return None  # year first: unambiguous next to either
+        return fmt.find("%d") < fmt.find("%m")
+
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    read = {f: parse_dates(text, f).notna() for f in _DATE_FORMATS}
+    ranked = sorted(read, key=lambda f: -int(read[f].sum()))
+    for first in ranked[:3]:
+        for second in ranked:
+            timed = first.startswith(second) or second.startswith(first)
+            orders = {day_first(first), day_first(second)} - {None}
+            if second != first and not timed and len(orders) < 2 \
+                    and bool((read[first] | read[second]).all()):
+                return first, second
+    return None
 
 
 def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Sequence[str | Path],
@@ -565,12 +644,18 @@ def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Seque
 
     # Incidents
     inc_layer = None if is_csv(incidents) else pick_layer(incidents, None, section="incidents")
-    i = _sample(incidents, inc_layer)
+    inc_layout, layout_lines = (_layout_lines(incidents, "[incidents]") if is_csv(incidents)
+                                else (None, []))
+    i = _sample(incidents, inc_layer, inc_layout)
     personal = _personal(i, incidents)
     i = i.drop(columns=list(personal))
-    lines += ["[incidents]", f"path = {_toml(where(incidents))}"]
+    lines += ["[incidents]", f"path = {_toml(where(incidents))}", *layout_lines]
+    number = _incident_id(i)
+    if number:
+        lines.append(f"id = {_toml(number)}   # guessed: an incident number (rows repeating "
+                     "it are counted once)")
     if is_csv(incidents):
-        cols = [c for c in list_columns(incidents) if c not in personal]
+        cols = [c for c in list_columns(incidents, layout=inc_layout) if c not in personal]
         more, todo = _coordinate_lines(i, cols)
         lines += more
         unresolved += todo
@@ -584,18 +669,20 @@ def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Seque
     # Covariate tables
     ids: set[str] = set()
     if id_col:
-        ids = set(pyogrio.read_dataframe(areas, layer=layer, columns=[id_col],
-                                         read_geometry=False)[id_col].astype(str).str.strip())
+        ids = set(read_attributes(areas, layer=layer, columns=[id_col])[id_col]
+                  .astype(str).str.strip())
     tables: list[tuple[str, pd.DataFrame]] = []
     taken: set[str] = set()
     numeric: list[tuple[str, str]] = []
     for path in cov_paths:
-        frame = _sample(path)
+        tname = _table_name(path, taken)
+        layout, layout_lines = _layout_lines(path, f"[[covariates]] (name = \"{tname}\")")
+        frame = _sample(path, layout=layout)
         personal = _personal(frame, path)
         frame = frame.drop(columns=list(personal))
-        tname = _table_name(path, taken)
         key, why = _key_column(frame, ids) if ids else (None, "")
-        lines += ["[[covariates]]", f"name = {_toml(tname)}", f"path = {_toml(where(path))}"]
+        lines += ["[[covariates]]", f"name = {_toml(tname)}", f"path = {_toml(where(path))}",
+                  *layout_lines]
         if key:
             lines.append(f"key = {_toml(key)}   # guessed: {why}")
         else:
@@ -640,7 +727,9 @@ def draft_profile(*, areas: str | Path, incidents: str | Path, covariates: Seque
                       f"# numerator = [{_toml(counts[0])}]",
                       f"# denominator = {_toml(exposure[1])}",
                       '# label = "Households that ..."',
-                      '# unit = "percent"']
+                      '# unit = "percent"',
+                      '# (one column with unit = "percent" must hold shares from 0 to 1;',
+                      "#  for percentages from 0 to 100, add scale = 100)"]
         lines.append("")
     lines += ["[disclosure]", "threshold = 5", 'mode = "internal"', ""]
     return Draft(text="\n".join(lines) + "\n", unresolved=tuple(unresolved))

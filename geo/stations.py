@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from firerisk.errors import InputFileError, Problem
-from firerisk.geo.readers import list_columns, read_csv_text
+from firerisk.geo.readers import layout_of, layout_problem, list_columns, read_csv_text
 from firerisk.geo.validate import ColumnNeed, missing_columns
 from firerisk.specs import StationsSpec
 
@@ -28,14 +28,16 @@ def read_station_lookup(spec: StationsSpec, area_ids: pd.Index) -> pd.Series:
         stations, and codes that match no area.
     """
     file = str(spec.path)
-    header = list_columns(spec.path)
+    layout = layout_of(spec, "[stations]")
+    header = list_columns(spec.path, layout=layout)
     problems = missing_columns(file, header, [
         ColumnNeed(spec.key, "the area code", "key", "[stations]"),
         ColumnNeed(spec.station, "the station name", "station", "[stations]"),
     ])
     if problems:
-        raise InputFileError(problems)
-    table = read_csv_text(spec.path, columns=[spec.key, spec.station])
+        hint = layout_problem(spec.path, layout, wanted=[spec.key, spec.station])
+        raise InputFileError([hint] if hint is not None else problems)
+    table = read_csv_text(spec.path, columns=[spec.key, spec.station], layout=layout)
     key = table[spec.key].str.strip()
     station = table[spec.station].str.strip()
     rows = pd.Series(range(1, len(table) + 1), index=table.index)

@@ -10,9 +10,13 @@ a missing CRS, most incident dates unreadable (a wrong ``date_format``), most in
 coordinates missing or outside the areas' extent (wrong columns or CRS), covariate
 keys that miss some areas or repeat, and text in feature or exposure columns.
 
-Not fatal (dropped and counted in the row accounting): a few incidents with missing
+Not fatal here (dropped and counted in the row accounting): a few incidents with missing
 coordinates or an unreadable date, incidents outside the study period or excluded by
-a filter, and covariate rows for places that are not in the area file.
+a filter, repeats of an incident number (``[incidents] id``) or exact repeats with
+``duplicates = "drop"``, and covariate rows for places that are not in the area file.
+Many exact repeats without an ``id`` are fatal (:mod:`geo.quality`). :mod:`geo.ingest`
+then holds the drops to the ceiling on silent loss, finds stray dates and incomplete years
+(:mod:`geo.timeline`) and implausible figures (:mod:`geo.plausible`).
 """
 
 from __future__ import annotations
@@ -33,10 +37,13 @@ from pyproj.exceptions import ProjError
 from firerisk.columns import AREA_ID, AREA_NAME
 from firerisk.errors import Problem, describe_rows
 from firerisk.geo.crs import BNG, WGS84, crs_label, resolve_crs, transform_xy
+from firerisk.geo.plausible import Source
+from firerisk.geo.quality import date_layouts, describe_layouts, duplicate_problem, repeated_rows
 from firerisk.specs import AreasSpec, CovariateSpec, IncidentsSpec, Profile, StudySpec
 
 __all__ = [
     "DATE_FORMAT_CANDIDATES",
+    "DROP_ORDER",
     "MAJORITY",
     "ColumnNeed",
     "CovariateAccounting",
@@ -58,6 +65,9 @@ __all__ = [
 
 #: Above this share of failing rows, a check is a wrong setting, not a few bad rows.
 MAJORITY = 0.5
+#: The reasons :func:`prepare_incidents` gives dropped rows, in the order they are tried.
+DROP_ORDER = ("missing coordinates", "bad date", "excluded by filter",
+              "outside the study period", "duplicate")
 #: Date formats tried (on a sample) to suggest a ``date_format`` when most dates fail.
 DATE_FORMAT_CANDIDATES = (
     "%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%Y",
@@ -280,7 +290,12 @@ class PreparedIncidents:
 
     ``table`` has columns ``row``, ``x``, ``y`` (working CRS metres), ``date``, ``year``
     and ``type`` when the profile names a type column. ``dropped`` maps each reason to
-    the row numbers dropped for it.
+    the row numbers dropped for it. ``dates`` holds every row's date (NaT where
+    unreadable), for the density checks of :mod:`geo.timeline`. ``in_scope`` counts the
+    rows the profile means to count (kept by the filters and inside the study period, or
+    undated), and ``lost`` the rows among them dropped for a missing position or date,
+    for the ceiling on silent loss (:mod:`geo.quality`); ``date_layouts`` describes the
+    layouts of the date column when it mixes several.
     """
 
     table: pd.DataFrame
@@ -290,6 +305,12 @@ class PreparedIncidents:
     data_last: date | None
     crs: str | None
     notes: tuple[str, ...] = field(default=())
+    dates: pd.Series = field(default_factory=lambda: pd.Series(dtype="datetime64[ns]"),
+                             repr=False)
+    in_scope: int = 0
+    lost: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    date_layouts: str = ""
+    other_layouts: tuple[str, ...] = ()
 
 
 def suggest_date_format(values: pd.Series, *, sample: int = 500) -> str | None:
@@ -307,12 +328,23 @@ def suggest_date_format(values: pd.Series, *, sample: int = 500) -> str | None:
     return best if best_share >= 0.9 else None
 
 
-def parse_dates(values: pd.Series, date_format: str | None) -> pd.Series:
+def parse_dates(values: pd.Series, date_format: str | None,
+                others: Sequence[str] = ()) -> pd.Series:
     """Parse dates (``date_format`` in Python strftime codes; ISO 8601 when None).
 
-    Unreadable values (and years outside 1678-2261) become NaT. Time zones are dropped,
-    keeping each value's local wall-clock time (so its local calendar date).
+    Values ``date_format`` cannot read are tried with each of *others* in turn (the
+    profile's ``other_date_formats``). Unreadable values (and years outside 1678-2261)
+    become NaT. Time zones are dropped, keeping each value's local wall-clock time (so its
+    local calendar date).
     """
+    if others and not pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = parse_dates(values, date_format)
+        for fmt in others:
+            missing = parsed.isna() & values.notna()
+            if not missing.any():
+                break
+            parsed = parsed.where(~missing, parse_dates(values.where(missing), fmt))
+        return parsed
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         parsed = values
     else:
@@ -423,69 +455,49 @@ def _diagnose_extent(x: np.ndarray, y: np.ndarray, declared: pyproj.CRS, *, work
     return "; ".join(fixes) + "."
 
 
-def prepare_incidents(raw: pd.DataFrame, spec: IncidentsSpec, study: StudySpec, *, file: str,
-                      working_crs: str | None, extent: Sequence[float] | None,
-                      extra_crs: Sequence[str] = ()) -> tuple[PreparedIncidents, list[Problem]]:
-    """Parse coordinates and dates, apply filters and the study period, reproject.
-
-    Each row that is dropped is given the first reason that applies, in this order:
-    ``missing coordinates``, ``bad date``, ``excluded by filter``,
-    ``outside the study period``. (``outside every area`` is decided by
-    :func:`geo.aggregate.aggregate_incidents`.)
-
-    Parameters
-    ----------
-    raw : DataFrame or GeoDataFrame
-        As read by :func:`geo.readers.read_incidents` (all needed columns present).
-    spec, study : the profile's [incidents] and [study] tables.
-    file : str
-        File name used in messages.
-    working_crs : str or None
-        Target CRS of ``x``/``y``; None when the areas could not be read (coordinates
-        are then neither reprojected nor checked against the extent).
-    extent : (xmin, ymin, xmax, ymax) or None
-        The areas' extent in the working CRS.
-    extra_crs : sequence of str
-        More CRSs to try when suggesting a fix for coordinates outside the extent.
-    """
-    problems: list[Problem] = []
-    notes: list[str] = []
+def _date_step(raw: pd.DataFrame, spec: IncidentsSpec, *, file: str,
+               problems: list[Problem]) -> tuple[pd.Series, np.ndarray, str, tuple[str, ...]]:
+    """Parse the dates; a wrong layout for most of them is a problem. Returns the dates,
+    the mask of unreadable ones and, when the column mixes layouts, a description and the
+    other layouts that read some of the rest."""
     n = len(raw)
-    if n == 0:
-        problems.append(Problem(file, "has no incident rows.", "check the file."))
-
-    # coordinates
-    x, y, xcol, ycol = _coordinate_arrays(raw, spec, file=file, problems=problems)
-    missing_xy = ~np.isfinite(x) | ~np.isfinite(y) | ((x == 0) & (y == 0))
-    if n and missing_xy.mean() > MAJORITY:
-        problems.append(_missing_coordinate_problem(raw, x, y, xcol, ycol, missing_xy, file=file))
-    ok_xy = ~missing_xy
-    bounds = ((float(x[ok_xy].min()), float(y[ok_xy].min()), float(x[ok_xy].max()),
-               float(y[ok_xy].max())) if ok_xy.any() else None)
-    file_crs = raw.crs if isinstance(raw, gpd.GeoDataFrame) else None
-    crs, crs_problems = resolve_crs(pyproj.CRS(file_crs) if file_crs is not None else None,
-                                    spec.crs, file=file, section="incidents", bounds=bounds)
-    problems += crs_problems
-
-    # dates
-    parsed = parse_dates(raw[spec.date], spec.date_format)
+    parsed = parse_dates(raw[spec.date], spec.date_format, spec.other_date_formats)
     bad_date = parsed.isna().to_numpy()
+    fmt = f'"{spec.date_format}"' if spec.date_format else "ISO 8601 (e.g. 2024-01-31)"
+    layouts = ""
+    others: tuple[str, ...] = ()
+    if bad_date.any():
+        declared = spec.date_format or "ISO 8601"
+        found = date_layouts(raw[spec.date], parsed, declared=declared,
+                             candidates=DATE_FORMAT_CANDIDATES)
+        others = tuple(f.layout for f in found if f.layout not in ("unreadable", declared))
+        if len(found) > 1:
+            layouts = f"the column holds dates in several layouts: {describe_layouts(found)}"
     if n and bad_date.mean() > MAJORITY:
         shown = raw[spec.date][bad_date & raw[spec.date].notna().to_numpy()]
         eg = f" (e.g. {_examples(shown.iloc[:3])})" if len(shown) else ""
-        fmt = f'"{spec.date_format}"' if spec.date_format else "ISO 8601 (e.g. 2024-01-31)"
         guess = suggest_date_format(raw[spec.date])
         fix = (f"set date_format = \"{guess}\" in [incidents]." if guess else
                "set date_format in [incidents] to match the dates, in Python strftime codes "
                "(e.g. \"%d/%m/%Y\" for 31/01/2024).")
+        if not guess and others:
+            fix = (f"set other_date_formats = {_toml_list(others)} in [incidents] to read "
+                   "every layout, or write every date in one layout.")
+        more = f"; {layouts}" if layouts and not guess else ""
         problems.append(Problem(
             file, f"{_pct(int(bad_date.sum()), n)} dates cannot be read with the date format "
-            f"{fmt}{eg}.", fix, column=spec.date, rows=_rows(bad_date)))
-    good_dates = parsed[~bad_date]
-    data_first = good_dates.min().date() if len(good_dates) else None
-    data_last = good_dates.max().date() if len(good_dates) else None
+            f"{fmt}{eg}{more}.", fix, column=spec.date, rows=_rows(bad_date)))
+    return parsed, bad_date, layouts, others
 
-    # filters
+
+def _toml_list(values: Sequence[str]) -> str:
+    return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+
+def _filter_step(raw: pd.DataFrame, spec: IncidentsSpec, *, file: str,
+                 problems: list[Problem], notes: list[str]) -> np.ndarray:
+    """The rows every filter keeps; a filter that keeps nothing is a problem."""
+    n = len(raw)
     keep = np.ones(n, dtype=bool)
     for flt in spec.filters:
         values = raw[flt.column].astype("str").where(raw[flt.column].notna()).str.strip()
@@ -506,49 +518,129 @@ def prepare_incidents(raw: pd.DataFrame, spec: IncidentsSpec, study: StudySpec, 
                 "correct values in the filter for this column in [incidents] (matching is "
                 "exact and case-sensitive).", column=flt.column))
         keep &= hit
+    return keep
 
-    # study period
+
+def _period_step(parsed: pd.Series, study: StudySpec, spec: IncidentsSpec, *, file: str,
+                 first: date | None, last: date | None, problems: list[Problem]) -> np.ndarray:
+    """The dated rows outside the study period; a period that misses the data is a problem."""
     start, end = study.start, study.end
     day = parsed.dt.normalize()
-    out_period = np.zeros(n, dtype=bool)
+    out_period = np.zeros(len(parsed), dtype=bool)
     if start is not None:
         out_period |= (day < pd.Timestamp(start)).to_numpy()
     if end is not None:
         out_period |= (day > pd.Timestamp(end)).to_numpy()
-    if (start or end) and data_first and data_last:
-        lo, hi = start or data_first, end or data_last
-        if data_last < lo or data_first > hi:
+    if (start or end) and first and last:
+        lo, hi = start or first, end or last
+        if last < lo or first > hi:
             problems.append(Problem(
                 file, f"no incident falls in the study period {lo} to {hi}; the dates run "
-                f"from {data_first} to {data_last}.",
+                f"from {first} to {last}.",
                 "correct start and end in [study], or check date_format in [incidents] "
                 "(day and month swapped?).", column=spec.date))
+    return out_period
+
+
+def _duplicate_step(raw: pd.DataFrame, spec: IncidentsSpec, eligible: np.ndarray,
+                    parsed: pd.Series, row_keys: np.ndarray | None, *, file: str,
+                    id_hint: str | None, problems: list[Problem],
+                    notes: list[str]) -> np.ndarray:
+    """Rows dropped as repeats: of an incident number (``id``), or exact repeats when
+    ``duplicates = "drop"``; with the default policy, many exact repeats are a problem."""
+    if spec.id:
+        repeats = repeated_rows(raw[spec.id].astype("str").where(raw[spec.id].notna()), eligible)
+        if repeats.any():
+            notes.append(f"{file}: {int(repeats.sum()):,} rows repeat an earlier incident "
+                         f"number in '{spec.id}' and were counted once.")
+        return repeats
+    keys = row_keys if row_keys is not None and len(row_keys) == len(raw) else \
+        pd.util.hash_pandas_object(raw.drop(columns="geometry", errors="ignore")
+                                   .astype("str"), index=False).to_numpy()
+    repeats = repeated_rows(keys, eligible)
+    if spec.duplicates == "drop":
+        return repeats
+    if spec.duplicates == "check":
+        problem, note = duplicate_problem(repeats, eligible, parsed, file=file,
+                                          section="[incidents]", id_hint=id_hint)
+        problems += [problem] if problem else []
+        notes += [note] if note else []
+    return np.zeros(len(raw), dtype=bool)
+
+
+def prepare_incidents(raw: pd.DataFrame, spec: IncidentsSpec, study: StudySpec, *, file: str,
+                      working_crs: str | None, extent: Sequence[float] | None,
+                      extra_crs: Sequence[str] = (), row_keys: np.ndarray | None = None,
+                      id_hint: str | None = None) -> tuple[PreparedIncidents, list[Problem]]:
+    """Parse coordinates and dates, apply filters and the study period, find repeats,
+    reproject.
+
+    Each row that is dropped is given the first reason that applies, in this order:
+    ``missing coordinates``, ``bad date``, ``excluded by filter``,
+    ``outside the study period``, ``duplicate``. (``outside every area`` is decided by
+    :func:`geo.aggregate.aggregate_incidents`.)
+
+    Parameters
+    ----------
+    raw : DataFrame or GeoDataFrame
+        As read by :func:`geo.readers.read_incidents` (all needed columns present).
+    spec, study : the profile's [incidents] and [study] tables.
+    file : str
+        File name used in messages.
+    working_crs : str or None
+        Target CRS of ``x``/``y``; None when the areas could not be read (coordinates
+        are then neither reprojected nor checked against the extent).
+    extent : (xmin, ymin, xmax, ymax) or None
+        The areas' extent in the working CRS.
+    extra_crs : sequence of str
+        More CRSs to try when suggesting a fix for coordinates outside the extent.
+    row_keys : array, optional
+        A hash of each whole row of the file (:func:`geo.readers.row_hashes`), to find
+        exact repeats; by default the columns read are hashed.
+    id_hint : str, optional
+        A column that looks like an incident number, named in the fix for repeats.
+    """
+    problems: list[Problem] = []
+    notes: list[str] = []
+    n = len(raw)
+    if n == 0:
+        problems.append(Problem(file, "has no incident rows.", "check the file."))
+
+    x, y, xcol, ycol = _coordinate_arrays(raw, spec, file=file, problems=problems)
+    missing_xy = ~np.isfinite(x) | ~np.isfinite(y) | ((x == 0) & (y == 0))
+    if n and missing_xy.mean() > MAJORITY:
+        problems.append(_missing_coordinate_problem(raw, x, y, xcol, ycol, missing_xy, file=file))
+    ok_xy = ~missing_xy
+    bounds = ((float(x[ok_xy].min()), float(y[ok_xy].min()), float(x[ok_xy].max()),
+               float(y[ok_xy].max())) if ok_xy.any() else None)
+    file_crs = raw.crs if isinstance(raw, gpd.GeoDataFrame) else None
+    crs, crs_problems = resolve_crs(pyproj.CRS(file_crs) if file_crs is not None else None,
+                                    spec.crs, file=file, section="incidents", bounds=bounds)
+    problems += crs_problems
+
+    parsed, bad_date, layouts, other_layouts = _date_step(raw, spec, file=file,
+                                                          problems=problems)
+    good_dates = parsed[~bad_date]
+    data_first = good_dates.min().date() if len(good_dates) else None
+    data_last = good_dates.max().date() if len(good_dates) else None
+    keep = _filter_step(raw, spec, file=file, problems=problems, notes=notes)
+    out_period = _period_step(parsed, study, spec, file=file, first=data_first,
+                              last=data_last, problems=problems)
 
     # assign one reason per dropped row, in order
     reason = np.full(n, "", dtype=object)
     for name, mask in (("missing coordinates", missing_xy), ("bad date", bad_date),
                        ("excluded by filter", ~keep), ("outside the study period", out_period)):
         reason[(reason == "") & mask] = name
+    repeats = _duplicate_step(raw, spec, reason == "", parsed, row_keys, file=file,
+                              id_hint=id_hint, problems=problems, notes=notes)
+    reason[(reason == "") & repeats] = "duplicate"
     kept = reason == ""
+    in_scope = keep & ~out_period
 
-    # reproject and check the extent
-    tx = np.full(n, np.nan)
-    ty = np.full(n, np.nan)
-    if crs is not None and working_crs is not None and ok_xy.any():
-        tx[ok_xy], ty[ok_xy] = transform_xy(x[ok_xy], y[ok_xy], source=crs, target=working_crs)
-        if extent is not None:
-            relevant = ok_xy & keep
-            inside = _inside(tx, ty, extent)
-            outside = relevant & ~inside
-            if relevant.any() and outside.sum() > MAJORITY * relevant.sum():
-                fix = _diagnose_extent(x[relevant], y[relevant], crs, working=working_crs,
-                                       extent=extent, spec=spec, extra=extra_crs)
-                column = xcol if xcol == ycol else f"{xcol}/{ycol}"
-                problems.append(Problem(
-                    file, f"{_pct(int(outside.sum()), int(relevant.sum()))} incidents lie "
-                    f"outside the extent of the areas when read as {crs_label(crs)}.",
-                    fix, column=column, rows=_rows(outside)))
-
+    tx, ty = _project(x, y, ok_xy, keep, crs=crs, working_crs=working_crs, extent=extent,
+                      spec=spec, extra_crs=extra_crs, file=file, columns=(xcol, ycol),
+                      problems=problems)
     table = pd.DataFrame({
         "row": np.flatnonzero(kept) + 1,
         "x": tx[kept],
@@ -560,14 +652,43 @@ def prepare_incidents(raw: pd.DataFrame, spec: IncidentsSpec, study: StudySpec, 
         types = raw[spec.type].astype("str").where(raw[spec.type].notna()).str.strip()
         types = types.where(types.notna() & (types != ""), NOT_RECORDED)
         table["type"] = types[kept].to_numpy()
-    dropped = {name: np.flatnonzero(reason == name) + 1
-               for name in ("missing coordinates", "bad date", "excluded by filter",
-                            "outside the study period")}
+    dropped = {name: np.flatnonzero(reason == name) + 1 for name in DROP_ORDER}
+    lost = {name: np.flatnonzero(in_scope & (reason == name)) + 1
+            for name in ("missing coordinates", "bad date")}
     prepared = PreparedIncidents(table=table, rows_read=n, dropped=dropped,
                                  data_first=data_first, data_last=data_last,
                                  crs=crs_label(crs) if crs is not None else None,
-                                 notes=tuple(notes))
+                                 notes=tuple(notes), dates=parsed.reset_index(drop=True),
+                                 in_scope=int(in_scope.sum()), lost=lost,
+                                 date_layouts=layouts, other_layouts=other_layouts)
     return prepared, problems
+
+
+def _project(x: np.ndarray, y: np.ndarray, ok_xy: np.ndarray, keep: np.ndarray, *,
+             crs: pyproj.CRS | None, working_crs: str | None, extent: Sequence[float] | None,
+             spec: IncidentsSpec, extra_crs: Sequence[str], file: str,
+             columns: tuple[str, str], problems: list[Problem]) -> tuple[np.ndarray, np.ndarray]:
+    """Reproject to the working CRS; most points outside the areas' extent is a problem."""
+    n = len(x)
+    tx = np.full(n, np.nan)
+    ty = np.full(n, np.nan)
+    if crs is None or working_crs is None or not ok_xy.any():
+        return tx, ty
+    tx[ok_xy], ty[ok_xy] = transform_xy(x[ok_xy], y[ok_xy], source=crs, target=working_crs)
+    if extent is not None:
+        relevant = ok_xy & keep
+        inside = _inside(tx, ty, extent)
+        outside = relevant & ~inside
+        if relevant.any() and outside.sum() > MAJORITY * relevant.sum():
+            fix = _diagnose_extent(x[relevant], y[relevant], crs, working=working_crs,
+                                   extent=extent, spec=spec, extra=extra_crs)
+            xcol, ycol = columns
+            column = xcol if xcol == ycol else f"{xcol}/{ycol}"
+            problems.append(Problem(
+                file, f"{_pct(int(outside.sum()), int(relevant.sum()))} incidents lie "
+                f"outside the extent of the areas when read as {crs_label(crs)}.",
+                fix, column=column, rows=_rows(outside)))
+    return tx, ty
 
 
 # --------------------------------------------------------------------------- covariates
@@ -600,12 +721,17 @@ class CovariateAccounting:
 
 @dataclass(frozen=True)
 class CovariateCheck:
-    """Result of :func:`check_covariates`."""
+    """Result of :func:`check_covariates`.
+
+    ``sources`` maps each column of ``frame`` to its file and each area's row there, so
+    later checks (:mod:`geo.plausible`) can name the rows of a value.
+    """
 
     frame: pd.DataFrame
     accounting: tuple[CovariateAccounting, ...]
     problems: tuple[Problem, ...]
     notes: tuple[str, ...]
+    sources: dict[str, Source] = field(default_factory=dict)
 
 
 def covariate_needs(profile: Profile) -> dict[str, list[ColumnNeed]]:
@@ -648,6 +774,8 @@ def incident_needs(spec: IncidentsSpec, *, csv: bool) -> list[ColumnNeed]:
         needs.append(ColumnNeed(spec.type, "the incident type", "type", "[incidents]"))
     needs += [ColumnNeed(f.column, "a filter column", "column (in filters)", "[incidents]")
               for f in spec.filters]
+    if spec.id:
+        needs.append(ColumnNeed(spec.id, "the incident number", "id", "[incidents]"))
     return needs
 
 
@@ -740,6 +868,7 @@ def check_covariates(profile: Profile, tables: dict[str, pd.DataFrame], *,
     accounting: list[CovariateAccounting] = []
     needs = covariate_needs(profile)
     owner: dict[str, str] = {}
+    sources: dict[str, Source] = {}
     parts: list[pd.DataFrame] = []
     specs = {c.name: c for c in profile.covariates}
     for name, raw in tables.items():
@@ -816,7 +945,9 @@ def check_covariates(profile: Profile, tables: dict[str, pd.DataFrame], *,
         # build the frame: first row per key, in areas order
         body = raw.loc[used].drop(columns=[spec.key])
         body.index = pd.Index(keys[used], name=AREA_ID)
-        body = body[~body.index.duplicated(keep="first")]
+        first = ~body.index.duplicated(keep="first")
+        body = body[first]
+        row_of = pd.Series(np.flatnonzero(used)[first] + 1, index=body.index)
         rename = {}
         for column in body.columns:
             if column in owner:
@@ -829,6 +960,7 @@ def check_covariates(profile: Profile, tables: dict[str, pd.DataFrame], *,
                 rename[column] = f"{name}.{column}"
             else:
                 owner[column] = name
+        sources.update({rename.get(c, c): Source(file, row_of) for c in body.columns})
         parts.append(body.rename(columns=rename))
     frame = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=pd.Index([], name=AREA_ID))
     if area_ids is not None:
@@ -838,4 +970,4 @@ def check_covariates(profile: Profile, tables: dict[str, pd.DataFrame], *,
         if not text.any() and not empty.all():
             frame[column] = numbers
     return CovariateCheck(frame=frame, accounting=tuple(accounting), problems=tuple(problems),
-                          notes=tuple(notes))
+                          notes=tuple(notes), sources=sources)

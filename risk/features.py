@@ -1,7 +1,7 @@
 """Model features: turn raw covariate tables into the model's covariate frame.
 
-The profile names each feature either as one column copied as it is, or as a share
-``sum(numerator) / denominator`` (0..1). The exposure column (households) is kept
+The profile names each feature either as one column (divided by its ``scale``, 1 unless
+the profile says otherwise), or as a share ``sum(numerator) / denominator`` (0..1). The exposure column (households) is kept
 under the name ``households``. Areas whose share denominator is 0 get NaN for that
 share; they are listed in ``result.attrs["notes"]`` so the run report can say so.
 """
@@ -105,8 +105,8 @@ def build_features(raw: pd.DataFrame, *, features: Sequence[FeatureSpec],
     out[EXPOSURE] = hh
     notes: list[str] = []
     for spec in features:
-        if spec.column:
-            out[spec.name] = _numeric(raw, spec.column, spec.name, problems)
+        if spec.column:  # divided by the profile's scale (100 for a 0-100 percentage)
+            out[spec.name] = _numeric(raw, spec.column, spec.name, problems) / spec.scale
             continue
         num = sum((_numeric(raw, c, spec.name, problems) for c in spec.numerator),
                   start=pd.Series(0.0, index=raw.index))

@@ -103,8 +103,9 @@ def test_accounting_merges_earlier_drops() -> None:
     acc = agg.accounting
     assert (acc.rows_read, acc.rows_used) == (5, 1)
     assert acc.dropped == {"missing coordinates": 2, "bad date": 1, "outside the study period": 0,
-                           "outside every area": 1, "excluded by filter": 0}
+                           "outside every area": 1, "excluded by filter": 0, "duplicate": 0}
     assert list(acc.dropped) == list(REASONS)
+    assert agg.outside_rows.tolist() == [5]
     assert acc.examples["missing coordinates"] == (3, 4)
     assert agg.counts_by_type is not None
     assert agg.counts_by_type.to_dict("records") == [

@@ -48,7 +48,7 @@ def test_row_accounting_adds_up_to_the_input_rows(sample_results: Path) -> None:
     assert accounting == lines == 90146
     assert used + sum(dropped.values()) == lines
     assert set(dropped) == {"missing coordinates", "bad date", "outside the study period",
-                            "outside every area", "excluded by filter"}
+                            "outside every area", "excluded by filter", "duplicate"}
 
 
 def test_targets_are_ranked_and_hold_no_incident_rows(sample_results: Path) -> None:

@@ -76,7 +76,7 @@ EXPECTED_COUNTS = {  # area -> {2020, 2021}; file order D, C, B, A
     "D": [1, 0], "C": [0, 1], "B": [1, 1], "A": [3, 1],
 }
 EXPECTED_DROPPED = {"missing coordinates": 1, "bad date": 1, "outside the study period": 2,
-                    "outside every area": 1, "excluded by filter": 1}
+                    "outside every area": 1, "excluded by filter": 1, "duplicate": 0}
 
 
 def write_grid_case(tmp: Path, *, areas_format: str = "gpkg", incidents_format: str = "csv.gz",

@@ -171,3 +171,52 @@ def test_an_empty_features_table_is_refused(tmp_path: Path) -> None:
         load_profile(_write(tmp_path, text))
     with pytest.raises(ProfileError, match=r"the top level takes name, service"):
         load_profile(_write(tmp_path, 'zzzz = 1\n' + GOOD))
+
+
+def _with(text: str, table: str, lines: str) -> str:
+    """*text* with *lines* added right under ``[table]`` (appended when it is absent)."""
+    header = f"[{table}]\n"
+    if header not in text:
+        return text + f"\n{header}{lines}\n"
+    return text.replace(header, header + lines + "\n", 1)
+
+
+def test_the_keys_for_bad_input_are_read(tmp_path: Path) -> None:
+    text = _with(GOOD, "incidents", 'delimiter = "tab"\nencoding = "UTF-16"\nskip_rows = 3\n'
+                 'id = "IncidentNumber"\nduplicates = "drop"\nmax_dropped_percent = 12.5')
+    text = _with(text, "features.score", "scale = 100\nrange = [0, 1]")
+    text = _with(text, "exposure", "range = [0, 5000]")
+    text = _with(text, "study", "accept_incomplete = [2016, 2018]")
+    text = text.replace('key = "code"\n', 'key = "code"\ndelimiter = ";"\n')
+    profile = load_profile(_write(tmp_path, text))
+    inc = profile.incidents
+    assert (inc.delimiter, inc.encoding, inc.skip_rows) == ("\t", "utf-16", 3)
+    assert (inc.id, inc.duplicates, inc.max_dropped_percent) == ("IncidentNumber", "drop", 12.5)
+    assert (profile.features[0].scale, profile.features[0].range) == (100.0, (0.0, 1.0))
+    assert profile.exposure.range == (0.0, 5000.0)
+    assert profile.study.accept_incomplete == (2016, 2018)
+    assert profile.covariates[0].delimiter == ";"
+    defaults = load_profile(_write(tmp_path, GOOD))
+    assert (defaults.incidents.delimiter, defaults.incidents.encoding) == (",", "utf-8")
+    assert (defaults.incidents.duplicates, defaults.incidents.max_dropped_percent) == ("check", 5.0)
+
+
+def test_wrong_values_of_those_keys_are_all_named(tmp_path: Path) -> None:
+    text = _with(GOOD, "incidents", 'delimiter = ";;"\nencoding = "klingon"\nskip_rows = -1\n'
+                 'duplicates = "maybe"\nmax_dropped_percent = 150')
+    text = _with(text, "features.score", "range = [5, 1]")
+    text = _with(text, "exposure", 'range = "big"')
+    text = _with(text, "study", 'accept_incomplete = ["2016"]')
+    text = _with(text, "evaluation", "first = 2020\nlast = 2016")
+    text += ('\n[features.share]\nnumerator = ["a"]\ndenominator = "households"\nlabel = "S"\n'
+             "scale = 100\n")
+    with pytest.raises(ProfileError) as info:
+        load_profile(_write(tmp_path, text))
+    said = str(info.value)
+    for key in ("incidents.delimiter", "incidents.encoding", "incidents.skip_rows",
+                "incidents.duplicates", "incidents.max_dropped_percent",
+                "features.score.range", "exposure.range", "study.accept_incomplete",
+                "features.share.scale"):
+        assert f"key '{key}'" in said, key
+    assert "first = 2020 is after last = 2016" in said
+    assert len(info.value.problems) == 10

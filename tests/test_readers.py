@@ -15,13 +15,18 @@ import shapely
 
 from firerisk.errors import InputFileError
 from firerisk.geo.readers import (
+    CsvLayout,
+    detect_layout,
     incident_columns,
     is_csv,
+    layout_problem,
     list_columns,
     list_layers,
     read_areas,
     read_covariates,
+    read_csv_text,
     read_incidents,
+    row_hashes,
 )
 from firerisk.geo.validate import prepare_incidents
 from firerisk.specs import (
@@ -205,6 +210,101 @@ def test_csv_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "cov.csv"
     path.write_bytes("code,name\n1,Caf\xe9\n".encode("latin-1"))
     spec = CovariateSpec(name="c", path=path, key="code", provenance=PROV)
-    with pytest.raises(InputFileError, match="cannot be read as CSV") as info:
+    with pytest.raises(InputFileError, match="is not UTF-8 text") as info:
         read_covariates(spec)
     assert "UTF-8" in info.value.problems[0].fix
+    assert 'encoding = "cp1252" under [[covariates]] (name = "c")' in info.value.problems[0].fix
+    # the fix it names reads the file
+    spec = CovariateSpec(name="c", path=path, key="code", provenance=PROV, encoding="cp1252")
+    assert read_covariates(spec)["name"].tolist() == ["Caf\xe9"]
+
+
+# -- CSV layouts: the cause of an unreadable file, named with the key that fixes it ----------
+
+TABLE = "code,households,score\n" + "".join(f"E0{i:07d},{100 + i},{i / 10}\n" for i in range(40))
+
+
+def _write_bytes(tmp: Path, data: bytes, name: str = "t.csv") -> Path:
+    path = tmp / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(("data", "layout", "keys"), [
+    (TABLE.replace(",", ";").encode(), {"delimiter": ";"}, 'delimiter = ";"'),
+    (TABLE.replace(",", "\t").encode(), {"delimiter": "\t"}, 'delimiter = "\\t"'),
+    (("Table 7: households\nSource: ONS, 2023\n\n" + TABLE).encode(), {"skip_rows": 3},
+     "skip_rows = 3"),
+    (TABLE.encode("utf-16"), {"encoding": "utf-16"}, 'encoding = "utf-16"'),
+    (("Café report\n\n" + TABLE.replace(",", ";")).encode("cp1252"),
+     {"delimiter": ";", "skip_rows": 2, "encoding": "cp1252"}, 'encoding = "cp1252"'),
+])
+def test_a_layout_that_does_not_fit_is_named_with_its_keys(tmp_path: Path, data: bytes,
+                                                           layout: dict[str, object],
+                                                           keys: str) -> None:
+    path = _write_bytes(tmp_path, data)
+    detected = detect_layout(path, wanted=["code", "households"])
+    for key, value in layout.items():
+        assert getattr(detected, key) == value, (key, detected)
+    problem = layout_problem(path, CsvLayout(section="[incidents]"),
+                             wanted=["code", "households"])
+    assert problem is not None
+    assert keys in problem.fix
+    assert "under [incidents]" in problem.fix
+    # the layout it names reads the table
+    fixed = CsvLayout(**{"section": "[incidents]", **layout})  # type: ignore[arg-type]
+    assert layout_problem(path, fixed, wanted=["code", "households"]) is None
+    frame = read_csv_text(path, columns=["code", "households"], layout=fixed)
+    assert frame["households"].tolist() == [str(100 + i) for i in range(40)]
+
+
+def test_a_plain_table_needs_no_layout_key(tmp_path: Path) -> None:
+    path = _write_bytes(tmp_path, TABLE.encode())
+    assert detect_layout(path) == CsvLayout()
+    assert layout_problem(path, CsvLayout(), wanted=["code"]) is None
+
+
+def test_rows_with_the_wrong_number_of_fields_are_named(tmp_path: Path) -> None:
+    lines = TABLE.splitlines()
+    lines[5] += ",surplus"  # data row 5
+    lines[21] = lines[21].rsplit(",", 1)[0]  # data row 21, one field short
+    path = _write_bytes(tmp_path, ("\n".join(lines) + "\n").encode())
+    with pytest.raises(InputFileError) as info:
+        read_csv_text(path, columns=["code", "households"])
+    (problem,) = info.value.problems
+    assert problem.rows == (5, 21)
+    assert "2 fields in 1 row, 4 fields in 1 row" in problem.message
+
+
+def test_a_quote_that_never_closes_is_named_by_row(tmp_path: Path) -> None:
+    lines = TABLE.splitlines()
+    lines[30] = lines[30].replace(",", ',"', 1)
+    path = _write_bytes(tmp_path, ("\n".join(lines) + "\n").encode())
+    with pytest.raises(InputFileError) as info:
+        read_csv_text(path, columns=["code", "households"])
+    (problem,) = info.value.problems
+    assert problem.rows == (30,)
+    assert "never closed" in problem.message
+
+
+def test_long_values_and_line_breaks_in_quotes_are_read(tmp_path: Path) -> None:
+    lines = TABLE.splitlines()
+    lines[0] += ",notes"
+    for i in range(1, len(lines)):
+        lines[i] += ',""'
+    lines[10] = lines[10][:-3] + ',"' + ("a long note\n" * 150_000) + '"'  # 1.8 MB, 150k lines
+    path = _write_bytes(tmp_path, ("\n".join(lines) + "\n").encode())
+    frame = read_csv_text(path, columns=["code", "households"])
+    assert len(frame) == 40
+    assert frame["households"].tolist() == [str(100 + i) for i in range(40)]
+
+
+def test_row_hashes_match_exact_repeats_only(tmp_path: Path) -> None:
+    text = "a,b,c\n1,x,\n2,y,z\n1,x,\n1,x,z\n"
+    path = _write_bytes(tmp_path, text.encode())
+    hashes = row_hashes(path)
+    assert len(hashes) == 4
+    assert hashes[0] == hashes[2]
+    assert len({hashes[0], hashes[1], hashes[3]}) == 3
+    without_c = row_hashes(path, drop_columns=["c"])
+    assert without_c[3] == without_c[0]  # c was the only difference

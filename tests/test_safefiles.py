@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 
 from firerisk.errors import UnsafeFileError
-from firerisk.geo.safefiles import check_file, escape_text, safe_extract_zip, safe_upload, sniff
+from firerisk.geo.safefiles import (
+    admit,
+    check_file,
+    escape_text,
+    inspect_zip,
+    safe_extract_zip,
+    safe_upload,
+    sniff,
+    text_encoding,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 MB = 1024 * 1024
@@ -135,9 +144,15 @@ def test_gzip_bomb_is_refused(tmp_path):
         for _ in range(30):
             fh.write(line)
     assert g.stat().st_size < MB
+    # by size (the ratio limit set out of the way), counted while streaming
     with pytest.raises(UnsafeFileError, match="unpacks to more than"):
-        check_file(g, allowed={"csv.gz"}, max_bytes=MB, max_unpacked_bytes=10 * MB)
-    assert check_file(g, allowed={"csv.gz"}, max_bytes=MB, max_unpacked_bytes=40 * MB) == "csv.gz"
+        check_file(g, allowed={"csv.gz"}, max_bytes=MB, max_unpacked_bytes=10 * MB,
+                   max_ratio=10_000)
+    assert check_file(g, allowed={"csv.gz"}, max_bytes=MB, max_unpacked_bytes=40 * MB,
+                      max_ratio=10_000) == "csv.gz"
+    # by ratio: 30 MB from under 1 MB is over the default limit of 100
+    with pytest.raises(UnsafeFileError, match="gzip bomb"):
+        check_file(g, allowed={"csv.gz"}, max_bytes=MB, max_unpacked_bytes=40 * MB)
 
 
 # -- zip archives ------------------------------------------------------------------------
@@ -271,3 +286,77 @@ def test_escape_text():
     assert escape_text(name) == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Sons"
     assert escape_text(None) == ""
     assert escape_text(42) == "42"
+
+
+# -- archives inspected before any reader opens them -----------------------------------------
+
+
+def test_members_sharing_packed_data_are_refused(tmp_path):
+    # Two directory entries pointing at the same local header: the "overlapping files" bomb.
+    path = make_zip(tmp_path / "x.zip", {"a.csv": os.urandom(3000).hex().encode()})
+    raw = bytearray(path.read_bytes())
+    central = raw.index(b"PK\x01\x02")
+    end = raw.index(b"PK\x05\x06")
+    entry = raw[central:end]
+    copy = entry.replace(b"a.csv", b"b.csv")
+    directory = bytes(entry + copy)
+    eocd = bytearray(raw[end:])
+    struct.pack_into("<HHLL", eocd, 8, 2, 2, len(directory), central)
+    path.write_bytes(bytes(raw[:central]) + directory + bytes(eocd))
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist() == ["a.csv", "b.csv"]
+    problems = inspect_zip(path)
+    assert len(problems) == 1
+    assert "overlaps" in problems[0].message
+
+
+def test_an_archive_claiming_too_many_entries_is_refused_from_its_end_record(tmp_path):
+    path = make_zip(tmp_path / "x.zip", {"a.csv": b"1\n"})
+    raw = bytearray(path.read_bytes())
+    end = raw.index(b"PK\x05\x06")
+    struct.pack_into("<HH", raw, end + 8, 65000, 65000)  # a lie zipfile would try to parse
+    path.write_bytes(bytes(raw))
+    (problem,) = inspect_zip(path)
+    assert "65,000 entries" in problem.message
+
+
+def test_an_archive_inside_an_archive_is_refused_by_name_and_by_content(tmp_path):
+    inner = make_zip(tmp_path / "inner.zip", {"a.geojson": b"{}"}).read_bytes()
+    by_name = make_zip(tmp_path / "n.zip", {"data/inner.zip": inner})
+    by_bytes = make_zip(tmp_path / "b.zip", {"data.bin": inner})
+    assert "is itself an archive" in inspect_zip(by_name)[0].message
+    assert "is itself an archive" in inspect_zip(by_bytes)[0].message
+    gz = make_zip(tmp_path / "g.zip", {"areas.json": gzip.compress(b"{}" * 100)})
+    assert "is itself an archive" in inspect_zip(gz)[0].message
+    clean = make_zip(tmp_path / "c.zip", {"areas.geojson": b'{"type": "FeatureCollection"}'})
+    assert inspect_zip(clean) == []
+    assert check_file(by_name.parent / "c.zip", allowed={"zip"}, max_bytes=MB) == "zip"
+    with pytest.raises(UnsafeFileError, match="is itself an archive"):
+        check_file(by_name, allowed={"zip"}, max_bytes=MB)
+
+
+def test_a_small_gzip_is_never_judged_by_its_ratio(tmp_path):
+    g = tmp_path / "i.csv.gz"
+    g.write_bytes(gzip.compress(b"date,x,y\n" + b"2020-01-01,1,2\n" * 500_000))  # 7.5 MB, x500
+    assert check_file(g, allowed={"csv.gz"}, max_bytes=MB) == "csv.gz"
+
+
+def test_utf16_text_is_text(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_bytes("code,name\nE01,Café\n".encode("utf-16"))
+    assert sniff(f)[0] == "csv"
+    assert text_encoding(f.read_bytes()) == "utf-16"
+    assert text_encoding("code,name\n".encode("utf-16-le")) == "utf-16-le"
+    assert text_encoding("Caf\xe9,1\n".encode("cp1252")) == "cp1252"
+    assert text_encoding(b"\xef\xbb\xbfcode\n") == "utf-8"
+    assert text_encoding(bytes(range(256))) is None
+
+
+def test_admit_checks_a_file_again_when_it_changes(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_bytes(b"a,b\n1,2\n")
+    assert admit(f, allowed={"csv"}) == "csv"
+    assert admit(f, allowed={"csv"}) == "csv"  # remembered
+    f.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(600))
+    with pytest.raises(UnsafeFileError, match="PNG"):
+        admit(f, allowed={"csv"})

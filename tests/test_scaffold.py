@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from firerisk.errors import InputFileError, ProfileError
+from firerisk.errors import InputFileError, ProfileError, UnsafeFileError
 from firerisk.geo import scaffold
 from firerisk.geo.guard import check_profile_inputs
 from firerisk.geo.ingest import load_inputs
@@ -155,7 +155,8 @@ def test_unusable_files_are_all_named_in_one_error(tmp_path: Path) -> None:
     assert by_file == {"calls.csv": "holds no area polygons (geometry: none).",
                        "areas.gpkg": "is not a CSV file.",
                        "nope.csv": "the file does not exist."}
-    with pytest.raises(InputFileError, match=r"export\.csv: could not be read as CSV"):
+    # refused by the file gate before any reader opens it
+    with pytest.raises(UnsafeFileError, match=r"export\.csv: is a binary file \(not text\)"):
         draft_profile(areas=files["areas"], incidents=binary, covariates=[files["covariates"]])
 
 
@@ -388,3 +389,38 @@ def test_households_column_is_a_count_not_a_rate() -> None:
     assert scaffold._exposure([("census", table.iloc[:, :4])]) == (
         "census", "Number of households with dependent children")
     assert scaffold._exposure([("census", table.iloc[:, :3])]) is None
+
+
+def test_init_guesses_the_csv_layouts_and_the_incident_number(tmp_path: Path) -> None:
+    files = _small_case(tmp_path, coords="lonlat")
+    calls = pd.read_csv(files["incidents"], dtype=str)
+    calls.insert(0, "IncidentNumber", [f"INC{i:05d}" for i in range(len(calls))])
+    text = calls.to_csv(index=False, sep=";")
+    files["incidents"].write_bytes(("Dwelling fires extract\nRun 2024-09-01\n\n" + text)
+                                   .encode("utf-16"))
+    cov = files["covariates"]
+    cov.write_text(cov.read_text(encoding="utf-8").replace(",", "\t"), encoding="utf-8")
+    draft = draft_profile(areas=files["areas"], incidents=files["incidents"],
+                          covariates=[cov], relative_to=tmp_path)
+    doc = tomllib.loads(draft.text)
+    inc = doc["incidents"]
+    assert (inc["delimiter"], inc["encoding"], inc["skip_rows"]) == (";", "utf-16", 3)
+    assert inc["id"] == "IncidentNumber"
+    assert (inc["x"], inc["date"]) == ("Longitude", "Call Date")
+    assert doc["covariates"][0]["delimiter"] == "\t"
+    assert "encoding" not in doc["covariates"][0]
+    assert doc["covariates"][0]["key"] == "area"
+
+
+def test_init_guesses_two_date_layouts_when_one_does_not_read_them_all(tmp_path: Path) -> None:
+    files = _small_case(tmp_path, coords="lonlat")
+    calls = pd.read_csv(files["incidents"], dtype=str)
+    calls = pd.concat([calls] * 4, ignore_index=True)
+    calls.loc[[0, 1, 2, 3, 4], "Call Date"] = ["2021-01-03", "2021-06-15", "2022-02-28",
+                                               "2021-03-01", "2021-04-01"]
+    calls.to_csv(files["incidents"], index=False)
+    draft = draft_profile(areas=files["areas"], incidents=files["incidents"],
+                          covariates=[files["covariates"]], relative_to=tmp_path)
+    inc = tomllib.loads(draft.text)["incidents"]
+    assert (inc["date_format"], inc["other_date_formats"]) == ("%d/%m/%Y", ["%Y-%m-%d"])
+    assert "incidents.date_format" not in draft.unresolved
