@@ -642,7 +642,9 @@ def _model_years(t: int, fullset: set[int], window_years: int, config: ModelConf
     ``history_years``) years behind the earliest of them. Stops at the first year that
     is not a full year, so the years are consecutive.
     """
-    training = max(int(config.training_years), 1)
+    # training_years None: every response year the data allow
+    training = (len(fullset) if config.training_years is None
+                else max(int(config.training_years), 1))
     want = max(window_years, training)
     if config.history:
         look_back = config.history_window
