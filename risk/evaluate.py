@@ -101,6 +101,7 @@ __all__ = [
     "OriginResult",
     "RankingMetrics",
     "backtest",
+    "calibration_table",
     "capture_curve",
     "capture_difference",
     "capture_share",
@@ -108,6 +109,7 @@ __all__ = [
     "format_table",
     "group_capture_table",
     "unit_deviance",
+    "worst_decile",
 ]
 
 CAPTURE_KS: tuple[int, ...] = (5, 10, 20)
@@ -1038,6 +1040,35 @@ def _metrics(cap: np.ndarray, total: float, cap_b: np.ndarray | None,
 
 
 # --------------------------------------------------------------------------- outputs
+
+
+def calibration_table(result: BacktestResult, ranking: str = MODEL) -> pd.DataFrame | None:
+    """The pooled per-decile calibration of a ranking's count forecast.
+
+    Returns
+    -------
+    DataFrame or None
+        One row per decile of the forecast (1 = lowest; areas are put in deciles within
+        each origin, then pooled): ``decile``, ``areas`` (area-years), ``mean_predicted``,
+        ``mean_observed`` and ``error`` = ``mean_predicted / mean_observed - 1`` (NaN
+        where nothing was observed). None for a ranking that makes no count forecast.
+    """
+    metrics = result.pooled.get(ranking)
+    if metrics is None or metrics.calibration is None:
+        return None
+    cal = metrics.calibration.copy()
+    obs = cal["mean_observed"].where(cal["mean_observed"] > 0)
+    cal["error"] = cal["mean_predicted"] / obs - 1.0
+    return cal
+
+
+def worst_decile(result: BacktestResult, ranking: str = MODEL) -> tuple[int, float] | None:
+    """The decile whose forecast errs most (relative), and that error (signed)."""
+    cal = calibration_table(result, ranking)
+    if cal is None or not cal["error"].notna().any():
+        return None
+    row = cal.loc[cal["error"].abs().idxmax()]
+    return int(row["decile"]), float(row["error"])
 
 
 def group_capture_table(result: BacktestResult) -> pd.DataFrame | None:
