@@ -72,7 +72,7 @@ from statsmodels.discrete.discrete_model import NegativeBinomial, Poisson
 from firerisk.columns import EXPECTED, RISK_PER_1000
 from firerisk.errors import ModelInputError, Problem
 from firerisk.risk.features import EXPOSURE
-from firerisk.risk.smoothing import eb_rate, eb_weights
+from firerisk.risk.smoothing import eb_rate, eb_weights, log_relative_risk_sd
 
 __all__ = [
     "HISTORY",
@@ -241,9 +241,10 @@ class FitResult:
     ``feature_values`` holds the uncentred values (features, history) used in
     explanations, and ``feature_means`` the service-wide averages they are compared with.
     ``recent_observed`` / ``recent_expected`` are the fires in the last ``history_years``
-    full years and the number expected at the service-wide rate. ``history_sd`` is the
-    approximate standard deviation of each area's history term (how noisy its past rate
-    is), used by :mod:`risk.uncertainty`.
+    full years and the number expected at the service-wide rate. ``risk_sd`` is the
+    standard deviation of each area's log relative risk given its past fires (a
+    Poisson-gamma posterior around the covariates: how far its true risk may lie from
+    the forecast), used by :mod:`risk.uncertainty` for ranges of ranks.
     """
 
     target_year: int
@@ -276,7 +277,7 @@ class FitResult:
     cov_params: pd.DataFrame = field(compare=False, repr=False)
     recent_observed: pd.Series = field(compare=False, repr=False)
     recent_expected: pd.Series = field(compare=False, repr=False)
-    history_sd: pd.Series = field(compare=False, repr=False)
+    risk_sd: pd.Series = field(compare=False, repr=False)
     results: Any = field(default=None, compare=False, repr=False)
 
     def coef_table(self) -> pd.DataFrame:
@@ -603,8 +604,8 @@ class Design:
 
     ``exog`` (with ``names``), ``endog`` and ``offset`` hold one row per usable area and
     response year (``year_of_row``); ``predict`` is the forecast design for every area
-    in the order of ``names``; ``history_sd`` the approximate standard deviation of each
-    area's forecast history term.
+    in the order of ``names``; ``risk_sd`` how uncertain each area's own risk is
+    (:func:`_risk_sd`).
     """
 
     names: list[str]
@@ -615,10 +616,32 @@ class Design:
     train_years: list[int]
     spans: dict[int, int]
     predict: pd.DataFrame
-    history_sd: pd.Series
+    risk_sd: pd.Series
     notes: tuple[str, ...]
     year_columns: tuple[str, ...] = ()
     lag: Any = None
+
+
+def _risk_sd(areas: _AreaInputs, years: list[int], config: ModelConfig) -> pd.Series:
+    """How far each area's true risk may lie from the forecast: sd of its log relative risk.
+
+    A Poisson-gamma model of the area's (age-weighted, effective) fires over *years*
+    around a covariate-only Poisson fit: the posterior sd of the log relative risk given
+    its past fires (:func:`risk.smoothing.log_relative_risk_sd`), or the prior's spread
+    when the model has no history term and so does not learn from them. 0 for areas with
+    no households.
+    """
+    hh, usable = areas.households, areas.usable
+    out = pd.Series(0.0, index=areas.counts.index, name="risk_sd")
+    if not years or usable.sum() < 2:
+        return out
+    prior = _covariate_prior(areas.counts, hh, years, areas.x, usable)
+    y, n = _weighted_history(areas.counts, hh, years, config.history_decay)
+    k = _eb_scale(years, config)
+    pos = hh > 0
+    out[pos] = log_relative_risk_sd(y[pos] * k, n[pos] * k, prior_mean=prior[pos],
+                                    use_counts=config.history).to_numpy()
+    return out
 
 
 def _year_design(areas: _AreaInputs, year: int, span: int, config: ModelConfig, lag: Any,
@@ -678,9 +701,10 @@ def _design(areas: _AreaInputs, target_year: int, config: ModelConfig,
     xt.insert(0, INTERCEPT, 1.0)
     names = list(xt.columns)
 
-    xp = _year_design(areas, target_year, spans[target_year], config, lag, with_sd=True)
-    history_sd = (xp.pop("history_sd") if "history_sd" in xp
-                  else pd.Series(0.0, index=xp.index)).rename("history_sd")
+    xp = _year_design(areas, target_year, spans[target_year], config, lag, with_sd=False)
+    past = list(range(target_year - spans[target_year], target_year)) if config.history \
+        else list(areas.years)
+    risk_sd = _risk_sd(areas, past, config)
     kept_years = tuple(c for c in year_cols if c in names)
     for name in kept_years:
         xp[name] = 0.0
@@ -688,7 +712,7 @@ def _design(areas: _AreaInputs, target_year: int, config: ModelConfig,
     return Design(names=names, exog=xt.to_numpy(dtype=float), endog=np.concatenate(ys),
                   offset=np.tile(np.log(hh[usable].to_numpy()), len(train_years)),
                   year_of_row=year_of_row, train_years=train_years, spans=spans,
-                  predict=xp[names], history_sd=history_sd, notes=tuple(notes),
+                  predict=xp[names], risk_sd=risk_sd, notes=tuple(notes),
                   year_columns=kept_years, lag=lag)
 
 
@@ -907,7 +931,7 @@ class CountModel:
             flags=areas.flags, households=areas.households, design=design.predict,
             feature_values=values, params=pd.Series(params, index=param_names),
             cov_params=pd.DataFrame(cov_p, index=param_names, columns=param_names),
-            recent_observed=rec_obs, recent_expected=rec_exp, history_sd=design.history_sd,
+            recent_observed=rec_obs, recent_expected=rec_exp, risk_sd=design.risk_sd,
             results=res)
 
 
