@@ -126,7 +126,7 @@ _LABELS = {
     "history_5y": "Count, previous years",
     "eb_rate": "Smoothed rate, previous years",
     "imd": "Deprivation (IMD) alone",
-    "stable_rate": "Stable rate (other years; ceiling)",
+    "stable_rate": "Average of the other years' rates (future included)",
 }
 
 
@@ -272,7 +272,8 @@ class BacktestResult:
         if self.groups is None:
             return None
         rows = [{"group": str(r.group), "ranking": str(r.ranking), "areas": int(r.areas),
-                 "capture": _num(r.capture)} for r in self.groups.itertuples(index=False)]
+                 "capture": _num(None if pd.isna(r.capture) else round(float(r.capture), 3))}
+                for r in self.groups.itertuples(index=False)]
         return {"label": self.group_label, "k": self.group_k, "rows": rows}
 
 
@@ -1161,9 +1162,31 @@ def format_table(result: BacktestResult) -> str:
                                for i, (c, w) in enumerate(zip(row, widths, strict=True))))
     lines.append("")
     lines.append("Deviance is not defined for the deprivation ranking (not a count forecast). "
-                 "The stable-rate row uses other years, future ones included: a ceiling, not a "
-                 "forecast.")
+                 "The other-years row averages each area's rate over every other year, future "
+                 "ones included: a reference nobody could compute in advance, not a ceiling.")
+    lines += _group_lines(result)
     return "\n".join(lines)
+
+
+def _group_lines(result: BacktestResult) -> list[str]:
+    """Within-group capture in two lines: the model against the best simple rule."""
+    table = group_capture_table(result)
+    if table is None or MODEL not in table.columns:
+        return []
+    groups = table.drop(index="Whole service")
+    rules = [r for r in ("last_year", "history_5y", "eb_rate", "imd") if r in groups.columns]
+    best = groups[rules].max(axis=1) if rules else None
+    model = groups[MODEL]
+    k = result.group_k
+    text = (f"Inside each {result.group_label} ({len(groups)}; its own areas ranked alone, "
+            f"top {k}% of its households): model median {100 * model.median():.1f}% "
+            f"(range {100 * model.min():.1f}-{100 * model.max():.1f}), whole service "
+            f"{100 * table.loc['Whole service', MODEL]:.1f}%")
+    if best is not None:
+        ahead = int((model >= best).sum())
+        text += (f"; best simple rule there median {100 * best.median():.1f}%; the model "
+                 f"finds at least as many in {ahead} of {len(groups)}.")
+    return ["", text]
 
 
 def compare_models(counts: pd.DataFrame, covariates: pd.DataFrame, *,

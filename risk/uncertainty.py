@@ -54,7 +54,8 @@ from firerisk.columns import (
 from firerisk.risk.bands import BandResult
 from firerisk.risk.model import FitResult
 
-__all__ = ["GroupRanks", "UncertaintyResult", "simulate", "top_share_mask"]
+__all__ = ["GroupRanks", "UncertaintyResult", "coarse_range", "rank_step", "simulate",
+           "top_share_mask"]
 
 
 @dataclass(frozen=True)
@@ -292,6 +293,35 @@ def _quantiles_sorted(srt: np.ndarray, q: np.ndarray, method: str) -> np.ndarray
     if np.issubdtype(srt.dtype, np.floating):
         out[:, np.isnan(srt[:, -1])] = np.nan
     return out
+
+
+def rank_step(size: int) -> int:
+    """The step a published range of ranks is rounded outward to, among *size* areas."""
+    if size <= 50:
+        return 1
+    if size <= 500:
+        return 5
+    return 10 if size <= 5000 else 50
+
+
+def coarse_range(low: np.ndarray, high: np.ndarray,
+                 size: int | np.ndarray) -> tuple[pd.array, pd.array]:
+    """Ranges of ranks as published: rounded outward to :func:`rank_step` of the group size.
+
+    ``low`` down to a multiple of the step (at least 1), ``high`` up to one (at most the
+    group's size), so a range only ever widens: "between 10th and 60th" for 13 to 58 among
+    150 areas. Missing ranges (areas with no households) stay missing.
+    """
+    lo = np.asarray(low, dtype=float)
+    hi = np.asarray(high, dtype=float)
+    n = np.broadcast_to(np.asarray(size, dtype=float), lo.shape)
+    ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(n)
+    step = np.ones(lo.shape)
+    step[ok] = [rank_step(int(v)) for v in n[ok]]
+    out_lo = np.where(ok, np.maximum(1.0, np.floor(lo / step) * step), np.nan)
+    out_hi = np.where(ok, np.minimum(n, np.ceil(hi / step) * step), np.nan)
+    return (pd.array(np.where(ok, out_lo, np.nan), dtype="Float64").astype("Int64"),
+            pd.array(np.where(ok, out_hi, np.nan), dtype="Float64").astype("Int64"))
 
 
 def _check_options(n_sim: int, level: float, share: float, rank_by: str, band_interval: str,

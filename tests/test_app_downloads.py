@@ -305,7 +305,7 @@ def test_evaluation_page_shows_all_six_rankings_and_the_model(sample_results, re
     assert list(table["List"]) == [
         "This list (the model)", "Last year's count", "Count over the previous years",
         "Smoothed rate over the previous years", "Deprivation (IMD) alone",
-        "Stable rate (ceiling, uses future years)"]
+        "Average of the other years' rates (future years included)"]
     ev = results.extra["evaluation"].set_index("ranking")
     model = table.iloc[0]
     assert model["Top 10% of households"] == (
