@@ -413,3 +413,27 @@ def test_risk_uncertainty_shrinks_with_the_fires_an_area_has_had(london: pd.Data
     # the prior's spread is what an area with no past fire keeps; any fire narrows it
     assert plain.risk_sd.iloc[0] == pytest.approx(fit.risk_sd[past == 0].max(), rel=0.1)
     assert plain.risk_sd.iloc[0] > fit.risk_sd[past > 0].max()
+
+
+def test_published_rank_ranges_only_widen_to_round_steps() -> None:
+    from firerisk.risk.uncertainty import coarse_range, rank_step
+
+    # by hand: 13-58 of 150 areas (step 5) -> 10-60; 3-7 -> 1-10 (never below 1th);
+    # 1-1 of 30 (step 1) stays; 4,987-4,994 of 4,994 (step 10) -> 4,980-4,994 (never past
+    # the last); 280-2,507 of 4,994 -> 280-2,510; no households -> missing
+    low, high = coarse_range(np.array([13, 3, 1, 4987, 280, np.nan]),
+                             np.array([58, 7, 1, 4994, 2507, np.nan]),
+                             np.array([150, 150, 30, 4994, 4994, 150]))
+    assert low.tolist() == [10, 1, 1, 4980, 280, pd.NA]
+    assert high.tolist() == [60, 10, 1, 4994, 2510, pd.NA]
+    assert [rank_step(n) for n in (30, 50, 51, 500, 501, 5000, 33755)] == [1, 1, 5, 5, 10, 10,
+                                                                           50]
+    rng = np.random.default_rng(2)
+    lo = rng.integers(1, 200, 500)
+    hi = lo + rng.integers(0, 100, 500)
+    size = np.maximum(hi, rng.integers(1, 400, 500))
+    c_lo, c_hi = coarse_range(lo, hi, size)
+    assert (c_lo.to_numpy() <= lo).all()
+    assert (c_hi.to_numpy() >= hi).all()
+    assert (c_lo.to_numpy() >= 1).all()
+    assert (c_hi.to_numpy() <= size).all()

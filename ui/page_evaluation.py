@@ -341,12 +341,12 @@ def group_quality(results: Results, selection: Any = None) -> tuple[pd.DataFrame
         rows.append({label.replace("_", " ").capitalize(): str(g), "Areas": int(areas[g]),
                      "This list": pct(wide.at[g, "model"]) if "model" in wide else "n/a",
                      "Best simple rule there": "n/a" if best is None else
-                     f"{pct(wide.at[g, best])} ({_name(best).lower()})"})
+                     f"{pct(wide.at[g, best])} ({_name(best)})"})
     best_all = max(rules, key=lambda r: service(r) or -1.0, default=None)
     rows.append({label.replace("_", " ").capitalize(): "Whole service", "Areas": int(
         areas.sum()), "This list": pct(service("model")),
         "Best simple rule there": "n/a" if best_all is None else
-        f"{pct(service(best_all))} ({_name(best_all).lower()})"})
+        f"{pct(service(best_all))} ({_name(best_all)})"})
     table = pd.DataFrame(rows)
     if selection is not None and not selection.is_all and selection.column == label:
         first = table.iloc[:, 0] == str(selection.value)
