@@ -1175,17 +1175,18 @@ def _group_lines(result: BacktestResult) -> list[str]:
         return []
     groups = table.drop(index="Whole service")
     rules = [r for r in ("last_year", "history_5y", "eb_rate", "imd") if r in groups.columns]
-    best = groups[rules].max(axis=1) if rules else None
     model = groups[MODEL]
     k = result.group_k
     text = (f"Inside each {result.group_label} ({len(groups)}; its own areas ranked alone, "
             f"top {k}% of its households): model median {100 * model.median():.1f}% "
             f"(range {100 * model.min():.1f}-{100 * model.max():.1f}), whole service "
             f"{100 * table.loc['Whole service', MODEL]:.1f}%")
-    if best is not None:
-        ahead = int((model >= best).sum())
-        text += (f"; best simple rule there median {100 * best.median():.1f}%; the model "
-                 f"finds at least as many in {ahead} of {len(groups)}.")
+    if rules:  # the rule that did best service-wide, the same rule in every group
+        best = max(rules, key=lambda r: table.at["Whole service", r])
+        ahead = int((model >= groups[best]).sum())
+        text += (f"; {_LABELS[best].lower()} (best simple rule) median "
+                 f"{100 * groups[best].median():.1f}%, the model at least as good in "
+                 f"{ahead} of {len(groups)}.")
     return ["", text]
 
 

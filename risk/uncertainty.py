@@ -1,33 +1,37 @@
-"""How sure is each area's forecast? Seeded simulation from the fitted count model.
+"""How sure is each area's forecast, and its place on the list? Seeded simulation.
 
 Each simulation draws the model parameters from their asymptotic normal distribution
-(estimate, covariance; for NB2 the dispersion ``alpha`` too, kept positive), computes
-every area's expected count, then draws next year's fires: Poisson, or for NB2 a gamma
-mixture of Poissons (``lambda ~ Gamma(1/alpha, alpha * mu)``, ``y ~ Poisson(lambda)``).
-From the simulated years:
+(estimate, covariance; for NB2 the dispersion ``alpha`` too, kept positive) and every area's
+own risk around them: its log risk gets a normal draw with the standard deviation
+``FitResult.risk_sd``, the Poisson-gamma posterior spread of its relative risk given its
+past fires (an area with many homes and many years of fires is known better). That is the
+area's underlying risk in that draw (expected fires per 1,000 households). It then draws
+next year's fires around the draw's mean: Poisson, or for NB2 a gamma mixture of Poissons
+(``lambda ~ Gamma(1/alpha, alpha * mu)``, ``y ~ Poisson(lambda)``). From the draws:
 
-* ``pi_low``, ``pi_high``: the central 90% prediction interval of next year's fires
-  (5% and 95% points of the simulated counts, each the smallest count whose simulated
-  share at or below it reaches the level);
-* ``p_top10``: the share of simulated years in which the area is among the top areas
-  holding 10% of households, ranking areas by simulated fires (or fires per household,
-  ``rank_by="rate"``) with ties broken at random, and taking areas in rank order until
-  their cumulative households reach 10% of the total (the area that crosses the line
-  is in);
-* ``rate_low``, ``rate_high``: a 90% interval of the area's underlying risk (expected
-  fires per 1,000 households), from the parameter draws plus the noise in the area's own
-  past rate (the history term drawn from its empirical-Bayes posterior,
-  ``FitResult.history_sd``);
-* ``uncertain_band``: an interval's ends fall more than two bands apart
-  (``band(high) - band(low) >= 2``) under the given band breaks. With
-  ``band_interval="prediction"`` the interval is the prediction interval of next year's
-  fires, as fires per 1,000 households; with ``band_interval="rate"`` (default) it is
-  the risk interval above. On London LSOAs (about one fire a year each) the prediction
-  interval runs from 0 to 3 fires almost everywhere, which spans every band, so the
-  prediction-based flag is true for every area and tells nothing; the risk interval
-  flags the areas whose band is genuinely in doubt.
+* ``rank_low``, ``rank_high``: the central 90% range of the area's rank (1 = first) when the
+  areas are ordered by their drawn risk, widened if needed to hold its rank on the list;
+  and the same inside each group of every grouping column (``groups``, :class:`GroupRanks`);
+* ``p_top10``: the share of draws in which the area's risk puts it among the top areas
+  holding 10% of households (areas taken in order until the households above them reach
+  10% of the total; the area that crosses the line is in), in the service and in each
+  group. ``top_by="fires"`` ranks simulated fires next year instead (fires per household
+  with ``rank_by="rate"``, ties broken at random), as before issue 15;
+* ``band_low``, ``band_high``, ``band_chance``: the bands the range of ranks falls in, and
+  the share of draws whose rank is among the ranks of the area's own band on the list
+  (bands cut the rate, so each holds a run of ranks);
+* ``pi_low``, ``pi_high``: the central 90% prediction interval of next year's fires (5% and
+  95% points of the simulated counts, each the smallest count whose simulated share at or
+  below it reaches the level);
+* ``rate_low``, ``rate_high``: a 90% interval of the area's underlying risk;
+* ``uncertain_band`` (kept for comparison; the build no longer publishes it): an interval's
+  ends fall more than two bands apart, with ``band_interval="prediction"`` the prediction
+  interval as fires per 1,000 households, with ``"rate"`` the risk interval. It flagged most
+  London areas and did not separate them; the likely bands and rank ranges do.
 
-Everything is vectorised over areas and done in blocks of simulations.
+The 90% ranges of rank hold the true rank in 85-95% of areas on simulated services
+(``tests/test_uncertainty.py``). Everything is vectorised over areas and done in blocks of
+simulations.
 """
 
 from __future__ import annotations

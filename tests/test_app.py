@@ -454,7 +454,12 @@ def test_evaluation_page_says_it_covers_the_whole_service_area(sample_results, r
     assert "whole service area" in top
     assert value in top
     assert f"The {column} picked in the sidebar" in top
-    assert "does not change anything on this page" in top
+    assert "does not change the service-wide figures" in top
+    # capture inside each borough, the borough picked first, beside the whole service
+    inside = next(d.value for d in at.dataframe if "This list" in d.value.columns)
+    assert inside.iloc[0, 0] == value
+    assert inside.iloc[-1, 0] == "Whole service"
+    assert len(inside) == results.areas[column].nunique() + 1
 
 
 def test_band_legend_gives_the_rate_range_of_each_band(sample_results, results, monkeypatch):

@@ -231,8 +231,15 @@ def scope_note(results: Results, selection: Any) -> str:
     text = (f"This page covers {where}: the test ranked every area together, so its "
             "figures are for the whole list.")
     if not selection.is_all and selection.column:
-        text += (f" The {selection.column.replace('_', ' ')} picked in the sidebar "
-                 f"({selection.value}) does not change anything on this page.")
+        groups = results.run.get("evaluation", {}).get("groups")
+        words = selection.column.replace("_", " ")
+        if isinstance(groups, dict) and groups.get("label") == selection.column:
+            text += (f" The {words} picked in the sidebar ({selection.value}) does not change "
+                     f"the service-wide figures; its own row comes first under “Inside each "
+                     f"{words}”.")
+        else:
+            text += (f" The {words} picked in the sidebar ({selection.value}) does not change "
+                     "anything on this page.")
     return text
 
 
@@ -334,19 +341,17 @@ def group_quality(results: Results, selection: Any = None) -> tuple[pd.DataFrame
         v = _num(v)
         return "n/a" if v is None else f"{100 * v:.1f}%"
 
-    rows = []
-    for g in wide.index:
-        best = max(rules, key=lambda r: -1.0 if pd.isna(wide.at[g, r]) else wide.at[g, r],
-                   default=None)
-        rows.append({label.replace("_", " ").capitalize(): str(g), "Areas": int(areas[g]),
-                     "This list": pct(wide.at[g, "model"]) if "model" in wide else "n/a",
-                     "Best simple rule there": "n/a" if best is None else
-                     f"{pct(wide.at[g, best])} ({_name(best)})"})
-    best_all = max(rules, key=lambda r: service(r) or -1.0, default=None)
-    rows.append({label.replace("_", " ").capitalize(): "Whole service", "Areas": int(
-        areas.sum()), "This list": pct(service("model")),
-        "Best simple rule there": "n/a" if best_all is None else
-        f"{pct(service(best_all))} ({_name(best_all)})"})
+    # One rule for every group: the simple rule that did best over the whole service
+    # (picking each group's best rule after the fact would flatter the rules).
+    best = max(rules, key=lambda r: service(r) or -1.0, default=None)
+    head = label.replace("_", " ").capitalize()
+    rule_col = "Best simple rule" if best is None else f"{_name(best)} (best simple rule)"
+    rows = [{head: str(g), "Areas": int(areas[g]),
+             "This list": pct(wide.at[g, "model"]) if "model" in wide else "n/a",
+             rule_col: "n/a" if best is None else pct(wide.at[g, best])} for g in wide.index]
+    rows.append({head: "Whole service", "Areas": int(areas.sum()),
+                 "This list": pct(service("model")),
+                 rule_col: "n/a" if best is None else pct(service(best))})
     table = pd.DataFrame(rows)
     if selection is not None and not selection.is_all and selection.column == label:
         first = table.iloc[:, 0] == str(selection.value)
