@@ -567,17 +567,8 @@ def simulate(fit: FitResult, *, n_sim: int = 2000, seed: int = 12345, level: flo
         b_index = bands.band_index.reindex(idx).to_numpy(dtype=float)[live]
         band_low, band_high, band_chance = _band_ranges(service, sorted_ranks, b_index)
     del sorted_ranks
-    by_group: dict[str, GroupRanks] = {}
-    for label, column in (groups or {}).items():
-        # An area with no group value is ranked among the others without one.
-        members = column.reindex(idx).astype(object).fillna("").to_numpy()[live]
-        g, _ = _rank_draws(draws.risk, hh_live, point, members, share, levels, block)
-        by_group[label] = GroupRanks(
-            label=label, rank=_spread(g.point, live, idx, RANK),
-            rank_low=_spread(g.low, live, idx, RANK_LOW),
-            rank_high=_spread(g.high, live, idx, RANK_HIGH),
-            p_top=_spread(g.p_top, live, idx, P_TOP10, fill=0.0),
-            size=_spread(g.size, live, idx, "size"))
+    by_group = {label: _group_ranks(label, column, draws, point, idx, share, levels, block)
+                for label, column in (groups or {}).items()}
     p_top = (_top_by_fires(draws, rng, share, rank_by, block) if top_by == "fires"
              else service.p_top)
 
@@ -595,12 +586,10 @@ def simulate(fit: FitResult, *, n_sim: int = 2000, seed: int = 12345, level: flo
     flag = np.zeros(len(idx), dtype=bool)
     if bands is not None:
         if band_interval == "prediction":
-            per_1000 = 1000.0 / hh_live
-            b_lo = bands.band_of(lo[live] * per_1000)
-            b_hi = bands.band_of(hi[live] * per_1000)
+            flag[live] = _spans_bands(bands, lo[live] * 1000.0 / hh_live,
+                                      hi[live] * 1000.0 / hh_live)
         else:
-            b_lo, b_hi = bands.band_of(r_lo[live]), bands.band_of(r_hi[live])
-        flag[live] = (b_hi - b_lo) >= 2
+            flag[live] = _spans_bands(bands, r_lo[live], r_hi[live])
     return UncertaintyResult(
         n_sim=n_sim, seed=seed, level=level, share=share, rank_by=rank_by,
         band_interval=band_interval, banded=bands is not None, top_by=top_by,
@@ -618,6 +607,25 @@ def simulate(fit: FitResult, *, n_sim: int = 2000, seed: int = 12345, level: flo
         band_chance=_spread(band_chance, live, idx, BAND_CHANCE),
         groups=by_group,
     )
+
+
+def _spans_bands(bands: BandResult, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """The old "band uncertain" flag: the interval's ends more than two bands apart."""
+    return np.asarray((bands.band_of(high) - bands.band_of(low)) >= 2)
+
+
+def _group_ranks(label: str, column: pd.Series, draws: _Draws, point: np.ndarray,
+                 idx: pd.Index, share: float, levels: np.ndarray, block: int) -> GroupRanks:
+    """Ranks, ranges and top-group chances inside the groups of one grouping column."""
+    live = draws.live
+    # An area with no group value is ranked among the others without one.
+    members = column.reindex(idx).astype(object).fillna("").to_numpy()[live]
+    g, _ = _rank_draws(draws.risk, draws.households, point, members, share, levels, block)
+    return GroupRanks(label=label, rank=_spread(g.point, live, idx, RANK),
+                      rank_low=_spread(g.low, live, idx, RANK_LOW),
+                      rank_high=_spread(g.high, live, idx, RANK_HIGH),
+                      p_top=_spread(g.p_top, live, idx, P_TOP10, fill=0.0),
+                      size=_spread(g.size, live, idx, "size"))
 
 
 def _spread(values: np.ndarray, live: np.ndarray, idx: pd.Index, name: str,
