@@ -454,7 +454,7 @@ def test_evaluation_page_says_it_covers_the_whole_service_area(sample_results, r
     assert "whole service area" in top
     assert value in top
     assert f"The {column} picked in the sidebar" in top
-    assert "does not change the service-wide figures" in top
+    assert "does not change the figures for the whole service" in top
     # capture inside each borough, the borough picked first, beside the whole service
     inside = next(d.value for d in at.dataframe if "This list" in d.value.columns)
     assert inside.iloc[0, 0] == value

@@ -235,8 +235,8 @@ def scope_note(results: Results, selection: Any) -> str:
         words = selection.column.replace("_", " ")
         if isinstance(groups, dict) and groups.get("label") == selection.column:
             text += (f" The {words} picked in the sidebar ({selection.value}) does not change "
-                     f"the service-wide figures; its own row comes first under “Inside each "
-                     f"{words}”.")
+                     f"the figures for the whole service; its own row comes first under "
+                     f"“Inside each {words}”.")
         else:
             text += (f" The {words} picked in the sidebar ({selection.value}) does not change "
                      "anything on this page.")
