@@ -15,7 +15,11 @@ Real geography and real covariates, synthetic incidents:
 
   (a Gamma-Poisson mixture, independent over area-years), with ``z`` the IMD score
   standardised over the selected areas (population SD) and ``g`` a linear year trend
-  (``g[first year] = 0``). ``b0`` is chosen so that the expected total is exactly the
+  (``g[first year] = 0``). With ``TrueModel.area_sd > 0`` each area's mean also carries a
+  persistent effect ``u[i] ~ Normal(-area_sd**2 / 2, area_sd**2)`` (the same in every
+  year, drawn from its own seeded stream): the "history signal" that an area's past fires
+  carry beyond its covariates. ``area_sd = 0`` (default) gives a service whose past fires
+  say nothing the covariates do not. ``b0`` is chosen so that the expected total is exactly the
   requested number of incidents. Each incident is then put at a uniform random point
   inside its area (rejection sampling in the area's bounding box, on a 1 m grid, so the
   rounded coordinates written out are the ones tested) on a uniform random day of its year.
@@ -55,14 +59,17 @@ __all__ = [
     "BIRMINGHAM",
     "REGIONS",
     "SynthConfig",
+    "SynthPanel",
     "SynthResult",
     "TrueModel",
+    "area_effects",
     "area_features",
     "draw_counts",
     "expected_counts",
     "generate",
     "load_england",
     "main",
+    "panel",
     "sample_points",
     "select_areas",
 ]
@@ -91,7 +98,8 @@ class TrueModel:
 
     ``beta_imd`` is per standard deviation of the IMD 2025 score; the shares are 0..1.
     ``year_trend`` is added per year after ``first_year``; ``alpha`` is the NB2
-    dispersion (variance = mean + alpha * mean**2).
+    dispersion (variance = mean + alpha * mean**2); ``area_sd`` the standard deviation
+    of each area's persistent log-rate effect (0 = none: history carries no signal).
     """
 
     beta_imd: float = 0.35
@@ -101,6 +109,7 @@ class TrueModel:
     alpha: float = 0.3
     first_year: int = 2015
     last_year: int = 2024
+    area_sd: float = 0.0
 
     @property
     def years(self) -> list[int]:
@@ -221,9 +230,24 @@ def area_features(imd: pd.DataFrame, census: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def expected_counts(features: pd.DataFrame, model: TrueModel, total: float
-                    ) -> tuple[np.ndarray, float]:
+def area_effects(n_areas: int, model: TrueModel, seed: int) -> np.ndarray:
+    """Each area's persistent log-rate effect (zeros when ``model.area_sd`` is 0).
+
+    ``Normal(-area_sd**2 / 2, area_sd**2)``, so the effect averages 1 on the rate scale,
+    drawn from a stream of its own (``default_rng([seed, 1])``): the counts' stream, and so
+    every data set with ``area_sd = 0``, is what it was before the effect existed.
+    """
+    if model.area_sd <= 0:
+        return np.zeros(n_areas)
+    rng = np.random.default_rng([seed, 1])
+    return rng.normal(-model.area_sd**2 / 2.0, model.area_sd, n_areas)
+
+
+def expected_counts(features: pd.DataFrame, model: TrueModel, total: float,
+                    effects: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Mean count per area and year, scaled so that the means sum to *total*.
+
+    *effects* (one per area, log scale) are added to every year's linear predictor.
 
     Returns
     -------
@@ -234,6 +258,8 @@ def expected_counts(features: pd.DataFrame, model: TrueModel, total: float
     lin = (model.beta_imd * features["imd_z"].to_numpy()
            + model.beta_social_rent * features["social_rent_share"].to_numpy()
            + model.beta_flat * features["flat_share"].to_numpy())
+    if effects is not None:
+        lin = lin + effects
     g = np.array(list(model.year_effects().values()))
     rel = features["households"].to_numpy()[:, None] * np.exp(lin[:, None] + g[None, :])
     beta0 = math.log(total) - math.log(float(rel.sum()))
@@ -393,6 +419,54 @@ mode = "internal"
 """
 
 
+@dataclass(frozen=True, eq=False)
+class SynthPanel:
+    """A synthetic service in memory (no points, no files): what the model sees, and the truth.
+
+    ``counts`` and ``mu`` are area x year (``area_id`` index, int year columns): the drawn
+    counts and their true means, exactly those :func:`generate` writes for the same
+    configuration. ``covariates`` holds ``households`` and the London profile's features
+    (``imd_score``, ``social_rent_share``, ``flat_share``), as ``risk.features`` builds them;
+    ``groups`` the local authority of each area.
+    """
+
+    counts: pd.DataFrame = field(repr=False)
+    mu: pd.DataFrame = field(repr=False)
+    covariates: pd.DataFrame = field(repr=False)
+    groups: pd.Series = field(repr=False)
+    beta0: float = 0.0
+
+
+def panel(config: SynthConfig | None = None, *, shared: Path = SHARED) -> SynthPanel:
+    """Draw a synthetic service's counts without placing incidents (for model comparisons).
+
+    Parameters
+    ----------
+    config : SynthConfig, optional
+        As for :func:`generate`; the counts are the same draws.
+    shared : Path
+        The shared public data folder.
+    """
+    cfg = config or SynthConfig()
+    model = cfg.model
+    all_areas, all_imd, all_census = load_england(shared)
+    rows = select_areas(all_areas, k=cfg.areas, region=cfg.region, centre=cfg.centre)
+    feats = area_features(all_imd.iloc[rows].reset_index(drop=True),
+                          all_census.iloc[rows].reset_index(drop=True))
+    rng = np.random.default_rng(cfg.seed)
+    mu, beta0 = expected_counts(feats, model, cfg.incidents,
+                                area_effects(len(feats), model, cfg.seed))
+    counts = draw_counts(mu, model.alpha, rng)
+    index = pd.Index(feats["area_id"].to_numpy(), name="area_id")
+    covariates = feats.set_index(index)[["households", "imd_score", "social_rent_share",
+                                          "flat_share"]]
+    groups = pd.Series(all_areas["ltla24_name"].to_numpy()[rows], index=index,
+                       name="local_authority")
+    return SynthPanel(counts=pd.DataFrame(counts, index=index, columns=model.years),
+                      mu=pd.DataFrame(mu, index=index, columns=model.years),
+                      covariates=covariates, groups=groups, beta0=beta0)
+
+
 def generate(out: str | Path, *, config: SynthConfig | None = None, shared: Path = SHARED,
              name: str | None = None) -> SynthResult:
     """Generate one synthetic data set into *out* (created if needed).
@@ -437,7 +511,8 @@ def generate(out: str | Path, *, config: SynthConfig | None = None, shared: Path
     feats = area_features(imd, census)
 
     rng = np.random.default_rng(cfg.seed)
-    mu, beta0 = expected_counts(feats, model, cfg.incidents)
+    mu, beta0 = expected_counts(feats, model, cfg.incidents,
+                                area_effects(len(feats), model, cfg.seed))
     counts = draw_counts(mu, model.alpha, rng)
     lap("draw counts")
 

@@ -36,7 +36,7 @@ from firerisk.columns import (
     PI_LOW,
     RANK,
     RISK_PER_1000,
-    UNCERTAIN_BAND,
+    uncertainty_columns,
 )
 from firerisk.geo.checksum import file_sha256
 from firerisk.geo.profile import load_profile
@@ -358,7 +358,14 @@ def _area_context(profile: Profile, prepared: Prepared,
     return areas, group_labels, imd_decile
 
 
-def _model(profile: Profile, prepared: Prepared, weights: Any, say: Progress) -> _Modelled:
+def _group_columns(areas: gpd.GeoDataFrame, group_labels: list[str]) -> dict[str, pd.Series]:
+    """Each grouping column by area id: the simulation ranks areas inside them too."""
+    by_id = areas.set_index(AREA_ID)
+    return {label: by_id[label] for label in group_labels}
+
+
+def _model(profile: Profile, prepared: Prepared, weights: Any, say: Progress,
+           groups: dict[str, pd.Series] | None = None) -> _Modelled:
     """Fit, band, simulate and explain: every per-area model output."""
     from firerisk.risk.bands import classify
     from firerisk.risk.explain import explain_fit
@@ -377,7 +384,7 @@ def _model(profile: Profile, prepared: Prepared, weights: Any, say: Progress) ->
                      labels=profile.bands.labels, title=profile.bands.title)
     say(f"Simulating {profile.model.simulations:,} years for the uncertainty", 0.5)
     unc = simulate(fit, n_sim=profile.model.simulations, seed=profile.model.seed, bands=bands,
-                   rank_by="rate")
+                   rank_by="rate", groups=groups)
     say("Writing the plain-language reasons", 0.6)
     reasons = explain_fit(fit, features=profile.features,
                           count_formatter=lambda n: f"\x00{int(n)}\x00")
@@ -437,18 +444,66 @@ def _area_table(profile: Profile, prepared: Prepared, areas: gpd.GeoDataFrame,
     out[PI_LOW] = uf[PI_LOW].to_numpy()
     out[PI_HIGH] = uf[PI_HIGH].to_numpy()
     out[P_TOP10] = np.round(uf[P_TOP10].to_numpy(dtype=float), 2)
-    out[UNCERTAIN_BAND] = uf[UNCERTAIN_BAND].astype(bool).to_numpy()
+    ranges = _rank_ranges(modelled.uncertainty, out, group_labels)
+    for col in ranges.columns:
+        out[col] = ranges[col].to_numpy()
     for i, col in enumerate(reasons.columns[:3], start=1):
         out[f"reason_{i}"] = reasons[col].fillna("").to_numpy()
     out[MODEL_NOTE] = modelled.fit.flags.reindex(ids).fillna("").to_numpy()
     return out
 
 
-def _public_rewrite(out: pd.DataFrame, count_cols: list[str]) -> pd.DataFrame:
+def _rank_ranges(uncertainty: Any, out: pd.DataFrame, group_labels: list[str]) -> pd.DataFrame:
+    """Ranges of ranks, top-10% chances inside each group and the band range, as published.
+
+    They replace the old "band uncertain" flag. Model outputs derived from the areas' counts,
+    so published coarsened (ranges rounded outward, chances to 2 decimals;
+    ``risk.uncertainty.coarse_range``) and dropped in public mode, except each area's
+    place in its group (``rank_in_<label>``), which follows from the published rank. In-group
+    places come from the published rank, so they agree with the list.
+    """
+    from firerisk.columns import (
+        BAND_CHANCE,
+        BAND_INDEX_HIGH,
+        BAND_INDEX_LOW,
+        RANK_HIGH,
+        RANK_LOW,
+        group_rank_columns,
+    )
+    from firerisk.risk.uncertainty import coarse_range
+
+    ids = pd.Index(out[AREA_ID])
+    table = pd.DataFrame(index=out.index)
+    n_live = int(uncertainty.rank.notna().sum())
+    low, high = coarse_range(uncertainty.rank_low.reindex(ids).to_numpy(),
+                             uncertainty.rank_high.reindex(ids).to_numpy(), n_live)
+    table[RANK_LOW], table[RANK_HIGH] = low, high
+    table[BAND_INDEX_LOW] = pd.array(uncertainty.band_low.reindex(ids).to_numpy(), dtype="Int64")
+    table[BAND_INDEX_HIGH] = pd.array(uncertainty.band_high.reindex(ids).to_numpy(),
+                                      dtype="Int64")
+    table[BAND_CHANCE] = np.round(uncertainty.band_chance.reindex(ids).to_numpy(), 2)
+    for label in group_labels:
+        ranks = uncertainty.groups.get(label)
+        if ranks is None:
+            continue
+        rank_col, low_col, high_col, top_col = group_rank_columns(label)
+        table[rank_col] = out.groupby(label, dropna=False)[RANK].rank(method="first").astype(
+            int).to_numpy()
+        low, high = coarse_range(ranks.rank_low.reindex(ids).to_numpy(),
+                                 ranks.rank_high.reindex(ids).to_numpy(),
+                                 ranks.size.reindex(ids).to_numpy())
+        table[low_col], table[high_col] = low, high
+        table[top_col] = np.round(ranks.p_top.reindex(ids).to_numpy(dtype=float), 2)
+    return table
+
+
+def _public_rewrite(out: pd.DataFrame, count_cols: list[str],
+                    model_cols: tuple[str, ...] = ()) -> pd.DataFrame:
     """Public mode: bands and ranks only, and reasons that mention no fire figure."""
     from firerisk.risk.disclosure import public_view
 
-    rate_cols = [EXPECTED, RISK_PER_1000, PI_LOW, PI_HIGH, P_TOP10]
+    rate_cols = [EXPECTED, RISK_PER_1000, PI_LOW, PI_HIGH, P_TOP10,
+                 *[c for c in model_cols if c in out.columns]]
     out = public_view(out, count_columns=count_cols, rate_columns=rate_cols)
     for col in ("reason_1", "reason_2", "reason_3"):
         if col in out:
@@ -516,11 +571,22 @@ def _evaluation_layers(profile: Profile, prepared: Prepared, weights: Any,
     from firerisk.risk.evaluate import capture_curve
 
     result = run_backtest(profile, prepared.counts, prepared.covariates, prepared.full_years,
-                          weights=weights, bootstrap=bootstrap)
+                          weights=weights, bootstrap=bootstrap,
+                          groups=_first_group(profile, prepared.areas))
     doc = result.to_dict()
     layers = {"evaluation": _evaluation_table(doc),
               "evaluation_curve": capture_curve(result).reset_index(drop=True)}
-    return layers, {"pooled": doc.get("pooled", {})}
+    return layers, {"pooled": doc.get("pooled", {}), "groups": doc.get("groups")}
+
+
+def _first_group(profile: Profile, areas: gpd.GeoDataFrame) -> pd.Series | None:
+    """The first grouping column by area id (named by its label), for the backtest's
+    within-group capture; None when the profile has no groups."""
+    labels = [label for label, _ in profile.areas.groups if label in areas.columns]
+    if not labels:
+        return None
+    return pd.Series(areas[labels[0]].to_numpy(), index=areas[AREA_ID].to_numpy(),
+                     name=labels[0])
 
 
 def compute(
@@ -560,7 +626,7 @@ def compute(
     areas, group_labels, imd_decile = _area_context(profile, prepared, say)
     say("Finding neighbouring areas", 0.3)
     weights = _weights(areas)
-    modelled = _model(profile, prepared, weights, say)
+    modelled = _model(profile, prepared, weights, say, _group_columns(areas, group_labels))
 
     say("Applying small-number suppression", 0.65)
     protected = _protect(profile, prepared, areas, group_labels, list(modelled.fit.recent_years))
@@ -575,7 +641,8 @@ def compute(
     first_group = group_labels[0] if group_labels else None
     extra: dict[str, pd.DataFrame] = {}
     if mode == "public":
-        out = _public_rewrite(out, list(protected.area_table.columns))
+        out = _public_rewrite(out, list(protected.area_table.columns),
+                              uncertainty_columns(group_labels))
         band_breaks = band_breaks.assign(lower=np.nan, upper=np.nan)
     else:
         extra["coefficients"] = modelled.fit.coef_table().reset_index().round(3)
@@ -641,7 +708,8 @@ def _evaluation_table(doc: dict[str, Any]) -> pd.DataFrame:
 
 def run_backtest(profile: Profile, counts: pd.DataFrame, covariates: pd.DataFrame,
                  full_years: list[int], *, weights: Any = None, bootstrap: int | None = None,
-                 origins: tuple[int, int] | None = None) -> Any:
+                 origins: tuple[int, int] | None = None,
+                 groups: pd.Series | None = None) -> Any:
     """The rolling-origin backtest configured by the profile's ``[evaluation]`` table."""
     from firerisk.preflight import evaluation_origins
     from firerisk.risk.evaluate import backtest
@@ -652,7 +720,7 @@ def run_backtest(profile: Profile, counts: pd.DataFrame, covariates: pd.DataFram
     return backtest(counts[full_years], covariates, full_years=full_years, origins=chosen or None,
                     config=model_config(profile), window_years=ev.window_years,
                     imd_column=imd, bootstrap=ev.bootstrap if bootstrap is None else bootstrap,
-                    seed=ev.seed, weights=weights, model_rank="rate")
+                    seed=ev.seed, weights=weights, model_rank="rate", groups=groups)
 
 
 def evaluate(profile: Profile | str | Path, *, progress: Progress | None = None,
@@ -665,7 +733,8 @@ def evaluate(profile: Profile | str | Path, *, progress: Progress | None = None,
                        warn=lambda w: say(f"Warning: {w}", None))
     say("Backtesting", 0.3)
     return run_backtest(profile, prepared.counts, prepared.covariates, prepared.full_years,
-                        weights=_weights(prepared.areas), bootstrap=bootstrap, origins=origins)
+                        weights=_weights(prepared.areas), bootstrap=bootstrap, origins=origins,
+                        groups=_first_group(profile, prepared.areas))
 
 
 def build(profile: Profile | str | Path, out: str | Path, *, progress: Progress | None = None,

@@ -13,7 +13,18 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from firerisk.columns import AREA_ID, AREA_NAME, BAND, EXPECTED, HOUSEHOLDS, RANK, UNCERTAIN_BAND
+from firerisk.columns import (
+    AREA_ID,
+    AREA_NAME,
+    BAND,
+    EXPECTED,
+    HOUSEHOLDS,
+    RANK,
+    RANK_HIGH,
+    RANK_LOW,
+    UNCERTAIN_BAND,
+    group_rank_columns,
+)
 from firerisk.geo.results import Results
 from firerisk.report.layout import (
     ReportContext,
@@ -28,10 +39,12 @@ from firerisk.report.layout import (
     text_width_pt,
     wrap_text,
 )
+from firerisk.risk.explain import ordinal
 
 __all__ = ["Column", "ListPlan", "draw_list_page", "list_rows", "plan_list"]
 
 REASON_COLUMNS = ("reason_1", "reason_2", "reason_3")
+LIKELY = "likely_rank"  # the likely rank in words (a column of the rows, made here)
 BULLET = "• "
 INDENT = "\t"  # marks a continuation line of a bullet (drawn indented, not printed)
 
@@ -86,8 +99,33 @@ def list_rows(results: Results, mask: np.ndarray, options: ReportOptions) -> pd.
     return table.reset_index(drop=True)
 
 
+def _likely_ranks(rows: pd.DataFrame) -> tuple[list[str], str] | None:
+    """The likely rank of each listed area in words, and where it is ranked: inside the
+    group when every listed area is in one group whose ranges the results hold, else in
+    the whole service. None when the results hold no ranges (public output, older files)."""
+    for col in rows.columns:
+        label = str(col)[len("rank_in_"):] if str(col).startswith("rank_in_") else ""
+        _, low_col, high_col, _ = group_rank_columns(label) if label else ("",) * 4
+        if (label and label in rows.columns and {low_col, high_col} <= set(rows.columns)
+                and rows[label].nunique() == 1 and len(rows)):
+            where = str(rows[label].iloc[0])
+            return [_range_words(lo, hi) for lo, hi in
+                    zip(rows[low_col], rows[high_col], strict=True)], where
+    if {RANK_LOW, RANK_HIGH} <= set(rows.columns):
+        return [_range_words(lo, hi) for lo, hi in
+                zip(rows[RANK_LOW], rows[RANK_HIGH], strict=True)], "the whole service"
+    return None
+
+
+def _range_words(low: float, high: float) -> str:
+    if pd.isna(low) or pd.isna(high):
+        return "–"
+    lo, hi = int(low), int(high)
+    return ordinal(lo) if lo == hi else f"{ordinal(lo)} to {ordinal(hi)}"
+
+
 def _columns(options: ReportOptions, group: str | None, have_band_flag: bool,
-             have_expected: bool, year: str = "") -> list[Column]:
+             have_expected: bool, year: str = "", likely: str | None = None) -> list[Column]:
     s = options.scale
     width_pt = (options.page_size[0] - 2 * margin(options)) * 72
     narrow = options.orientation == "portrait"
@@ -105,6 +143,8 @@ def _columns(options: ReportOptions, group: str | None, have_band_flag: bool,
     if have_expected:
         label = f"Expected fires in {year}" if year else "Expected fires next year"
         cols.insert(-1, Column(EXPECTED, label, 54 * s, "right"))
+    if likely:
+        cols.insert(1, Column(LIKELY, f"Likely rank in {likely}", 64 * s))
     rest = width_pt - sum(c.width for c in cols)
     cols.append(Column("reasons", "Main reasons", max(rest, 90 * s)))
     return cols
@@ -145,13 +185,17 @@ def plan_list(results: Results, mask: np.ndarray, options: ReportOptions, ctx: R
         How the selection is named in the subtitle.
     """
     rows = list_rows(results, mask, options)
+    likely = _likely_ranks(rows)
+    if likely is not None:
+        rows = rows.assign(**{LIKELY: likely[0]})
     n_selected = int(mask.sum())
     has_flag = UNCERTAIN_BAND in rows.columns and rows[UNCERTAIN_BAND].fillna(False).astype(
         bool).any()
     group = show_group if show_group and show_group in rows.columns else None
     have_expected = EXPECTED in rows.columns and bool(
         pd.to_numeric(rows[EXPECTED], errors="coerce").notna().any())
-    columns = _columns(options, group, bool(has_flag), have_expected, ctx.next_year)
+    columns = _columns(options, group, bool(has_flag), have_expected, ctx.next_year,
+                       likely=None if likely is None else likely[1])
     size, line_h, pad = _metrics(options)
 
     def lines(text: str, col: Column, bold: bool = False) -> tuple[str, ...]:
@@ -184,6 +228,9 @@ def plan_list(results: Results, mask: np.ndarray, options: ReportOptions, ctx: R
                 f"priority in the whole service. Period: {ctx.period}.")
     note = ("* The band is uncertain: the 90% range of the estimate spans more than one band. "
             if has_flag else "")
+    if likely is not None:
+        note += (f"Likely rank: the range that holds the area's rank in {likely[1]} in 9 of "
+                 "10 simulations of the model's uncertainty (ends rounded outward). ")
     if have_expected:
         when = f"in {ctx.next_year}" if ctx.next_year else "next year"
         note += (f"Expected fires {when} is a model estimate for the area as a whole, not a "

@@ -101,12 +101,15 @@ __all__ = [
     "OriginResult",
     "RankingMetrics",
     "backtest",
+    "calibration_table",
     "capture_curve",
     "capture_difference",
     "capture_share",
     "compare_models",
     "format_table",
+    "group_capture_table",
     "unit_deviance",
+    "worst_decile",
 ]
 
 CAPTURE_KS: tuple[int, ...] = (5, 10, 20)
@@ -123,7 +126,7 @@ _LABELS = {
     "history_5y": "Count, previous years",
     "eb_rate": "Smoothed rate, previous years",
     "imd": "Deprivation (IMD) alone",
-    "stable_rate": "Stable rate (other years; ceiling)",
+    "stable_rate": "Average of the other years' rates (future included)",
 }
 
 
@@ -217,6 +220,9 @@ class BacktestResult:
     seed: int = DEFAULT_SEED
     areas: int = 0
     model_rank: str = "count"
+    groups: pd.DataFrame | None = field(default=None, repr=False)
+    group_label: str | None = None
+    group_k: int = 10
 
     @property
     def rankings(self) -> tuple[str, ...]:
@@ -257,7 +263,18 @@ class BacktestResult:
                     b: {f"capture_{k}": _difference_doc(self, b, k) for k in self.ks}
                     for b in BASELINES if b in self.pooled},
             },
+            "groups": self._groups_doc(),
         }
+
+    def _groups_doc(self) -> dict[str, Any] | None:
+        """Capture inside each group (shares only: a group's own fire totals are counts the
+        disclosure rules protect, so they are left out)."""
+        if self.groups is None:
+            return None
+        rows = [{"group": str(r.group), "ranking": str(r.ranking), "areas": int(r.areas),
+                 "capture": _num(None if pd.isna(r.capture) else round(float(r.capture), 3))}
+                for r in self.groups.itertuples(index=False)]
+        return {"label": self.group_label, "k": self.group_k, "rows": rows}
 
 
 def _difference_doc(result: BacktestResult, baseline: str, k: int) -> dict[str, Any]:
@@ -642,7 +659,9 @@ def _model_years(t: int, fullset: set[int], window_years: int, config: ModelConf
     ``history_years``) years behind the earliest of them. Stops at the first year that
     is not a full year, so the years are consecutive.
     """
-    training = max(int(config.training_years), 1)
+    # training_years None: every response year the data allow
+    training = (len(fullset) if config.training_years is None
+                else max(int(config.training_years), 1))
     want = max(window_years, training)
     if config.history:
         look_back = config.history_window
@@ -660,13 +679,243 @@ def _model_years(t: int, fullset: set[int], window_years: int, config: ModelConf
 # --------------------------------------------------------------------------- backtest
 
 
+@dataclass(frozen=True, eq=False)
+class _Setup:
+    """What every origin shares: the origins, the areas' households, the IMD score, the
+    rankings scored and the bootstrap resamples (None without bootstrap)."""
+
+    origins: list[int]
+    fullset: set[int]
+    areas: pd.Index
+    households: np.ndarray
+    imd: pd.Series | None
+    names: list[str]
+    resamples: _Resamples | None
+    groups: np.ndarray | None
+    group_label: str | None
+
+    @property
+    def mult(self) -> np.ndarray | None:
+        """Multiplicities of the areas in each resample (resamples x areas)."""
+        return None if self.resamples is None else self.resamples.mult
+
+
+def _setup(counts: pd.DataFrame, covariates: pd.DataFrame, *, full_years: Sequence[int],
+           origins: Sequence[int] | None, window_years: int, imd_column: str | None,
+           bootstrap: int, seed: int, model_rank: str,
+           groups: pd.Series | None) -> _Setup:
+    """Check every input (raising once), and draw the resamples shared by every origin."""
+    if model_rank not in ("count", "rate"):
+        raise EvaluationError([Problem("backtest settings", f"model_rank must be 'count' or "
+                                       f"'rate', got {model_rank!r}.",
+                                       "use model_rank='count' or 'rate'.")])
+    chosen, hh, imd = _check_inputs(counts, covariates, full_years, origins, window_years,
+                                    imd_column, bootstrap)
+    n = len(counts.index)
+    h = hh.to_numpy()
+    resamples: _Resamples | None = None
+    if bootstrap > 0:
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, n, size=(bootstrap, n))
+        draws += (np.arange(bootstrap) * n)[:, None]
+        resamples = _resamples(draws, h)
+        del draws
+    group_values = None
+    if groups is not None:
+        group_values = groups.reindex(counts.index).astype(object).to_numpy()
+    return _Setup(origins=chosen, fullset={int(y) for y in full_years}, areas=counts.index,
+                  households=h, imd=imd,
+                  names=[r for r in RANKINGS if not (r == "imd" and imd is None)],
+                  resamples=resamples, groups=group_values,
+                  group_label=None if groups is None else str(groups.name or "group"))
+
+
+def _model_forecast(t: int, counts: pd.DataFrame, covariates: pd.DataFrame, setup: _Setup, *,
+                    window_years: int, config: ModelConfig, fit: Callable[..., Any],
+                    weights: Any) -> tuple[list[int], np.ndarray, float | None]:
+    """Fit on the full years before *t* only; the forecast for every area and Moran's I."""
+    years = _model_years(t, setup.fullset, window_years, config)
+    train = counts.loc[:, years].copy()
+    if any(int(c) >= t for c in train.columns):  # pragma: no cover - defensive
+        raise EvaluationError(f"internal error: year >= {t} in the training counts")
+    result = fit(train, covariates, target_year=t, config=config, weights=weights)
+    expected = pd.Series(result.expected).reindex(setup.areas).astype(float)
+    bad = np.flatnonzero((expected.isna() | (expected < 0)).to_numpy())
+    if bad.size:
+        raise EvaluationError([Problem(
+            "model forecast", f"origin {t}: the model gave no or a negative forecast for "
+            f"{describe_rows(tuple(int(i) + 1 for i in bad))} (areas "
+            f"{', '.join(map(str, setup.areas[bad][:3]))}).",
+            "check the model's inputs for those areas.")])
+    return years, expected.to_numpy(), _moran_value(getattr(result, "residual_moran", None))
+
+
+@dataclass(frozen=True, eq=False)
+class _Rankings:
+    """One origin's ranking score, count forecast and deviance floor, per ranking."""
+
+    scores: dict[str, np.ndarray]
+    preds: dict[str, np.ndarray]
+    floors: dict[str, float]
+
+
+def _rankings(t: int, counts: pd.DataFrame, setup: _Setup, *, window_years: int,
+              model_years: list[int], expected: np.ndarray, model_rank: str) -> _Rankings:
+    """The model's and the simple rules' scores and forecasts for origin *t*."""
+    h, areas = setup.households, setup.areas
+    window = [t - j for j in range(window_years, 0, -1)]
+    last = counts[t - 1].to_numpy(dtype=float)
+    hist = counts[window].to_numpy(dtype=float).sum(axis=1)
+    others = [y for y in sorted(setup.fullset) if y != t and y in counts.columns]
+    other_sum = counts[others].to_numpy(dtype=float).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stable = np.where(h > 0, other_sum / (h * len(others)), np.nan)
+        model_score = (expected if model_rank == "count"
+                       else np.where(h > 0, expected / h, np.nan))
+    eb = _eb_rate(pd.Series(hist, index=areas), pd.Series(h * window_years, index=areas))
+    scores = {MODEL: model_score, "last_year": last, "history_5y": hist,
+              "eb_rate": eb, "stable_rate": stable}
+    preds: dict[str, np.ndarray] = {
+        MODEL: expected, "last_year": last, "history_5y": hist / window_years,
+        "eb_rate": np.where(h > 0, np.nan_to_num(eb) * h, 0.0),
+        "stable_rate": other_sum / len(others)}
+    floors = {MODEL: 0.5 / len(model_years), "last_year": 0.5,
+              "history_5y": 0.5 / window_years, "eb_rate": 0.5 / window_years,
+              "stable_rate": 0.5 / len(others)}
+    if setup.imd is not None:
+        scores["imd"] = setup.imd.to_numpy(dtype=float)
+        preds["imd"] = np.full(len(areas), np.nan)
+    return _Rankings(scores=scores, preds=preds, floors=floors)
+
+
+def _group_captured(score: np.ndarray, setup: _Setup, obs: np.ndarray,
+                    share: float) -> dict[Any, float]:
+    """Fires captured at *share* of each group's households, ranking its areas alone."""
+    out: dict[Any, float] = {}
+    if setup.groups is None:
+        return out
+    for g in pd.unique(setup.groups):
+        rows = np.flatnonzero(setup.groups == g)
+        order, starts = _order_blocks(score[rows])
+        out[g] = float(_captured(order, starts, setup.households[rows], obs[rows],
+                                 [share])[0, 0])
+    return out
+
+
+@dataclass
+class _Pool:
+    """Per-ranking pieces of every origin, pooled into ratio-of-sums metrics at the end."""
+
+    names: list[str]
+    ks: tuple[int, ...]
+    parts: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    totals: list[float] = field(default_factory=list)
+    totals_b: list[np.ndarray] = field(default_factory=list)
+    group_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.parts = {r: {k: [] for k in ("cap", "cap_b", "curve", "dev", "dev_b", "dec",
+                                          "pred", "obs")} for r in self.names}
+
+    def pooled(self, mult: np.ndarray | None) -> tuple[dict[str, RankingMetrics], pd.DataFrame]:
+        """Pooled metrics per ranking and the pooled capture curve."""
+        pooled: dict[str, RankingMetrics] = {}
+        curve_rows: list[pd.DataFrame] = []
+        grand = float(np.sum(self.totals))
+        grand_b = np.sum(self.totals_b, axis=0) if self.totals_b else None
+        for r in self.names:
+            a = self.parts[r]
+            cap = np.sum(a["cap"], axis=0)
+            cap_b = np.sum(a["cap_b"], axis=0) if mult is not None else None
+            dev = dev_b = calib = None
+            if a["dev"]:
+                dev = float(np.mean(np.concatenate(a["dev"])))
+                if mult is not None:
+                    dev_b = np.mean(a["dev_b"], axis=0)
+                calib = _calibration_table(np.concatenate(a["dec"]),
+                                           np.concatenate(a["pred"]), np.concatenate(a["obs"]))
+            pooled[r] = _metrics(cap, grand, cap_b, grand_b, dev, dev_b, self.ks, calib)
+            found = np.sum(a["curve"], axis=0)
+            curve_rows.append(pd.DataFrame({
+                "ranking": r, "household_share": CURVE_SHARES,
+                "incident_share": found / grand if grand > 0 else np.nan}))
+        return pooled, pd.concat(curve_rows, ignore_index=True)
+
+    def groups(self, label: str | None) -> pd.DataFrame | None:
+        """Capture inside each group, pooled over origins (ratio of sums)."""
+        if label is None:
+            return None
+        cols = ["group", "ranking", "areas", "incidents", "captured", "capture"]
+        if not self.group_rows:
+            return pd.DataFrame(columns=cols)
+        df = pd.DataFrame(self.group_rows)
+        out = df.groupby(["group", "ranking"], sort=False, as_index=False).agg(
+            areas=("areas", "first"), incidents=("incidents", "sum"),
+            captured=("captured", "sum"))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["capture"] = np.where(out["incidents"] > 0,
+                                      out["captured"] / out["incidents"], np.nan)
+        return out[cols]
+
+
+def _score_origin(t: int, rankings: _Rankings, obs: np.ndarray, setup: _Setup,
+                  pool: _Pool, group_k: int) -> dict[str, RankingMetrics]:
+    """Every ranking's capture, curve, deviance and calibration on year *t*, added to *pool*."""
+    h, mult, ks = setup.households, setup.mult, pool.ks
+    shares = [k / 100 for k in ks]
+    total = float(obs.sum())
+    total_b = mult @ obs if mult is not None else None
+    pool.totals.append(total)
+    if total_b is not None:
+        pool.totals_b.append(total_b)
+    if setup.groups is not None:
+        group_fires = pd.Series(obs).groupby(setup.groups).sum()
+        group_areas = pd.Series(setup.groups).value_counts()
+    metrics: dict[str, RankingMetrics] = {}
+    for r in pool.names:
+        acc = pool.parts[r]
+        score = rankings.scores[r]
+        order, starts = _order_blocks(score)
+        cap = _captured(order, starts, h, obs, shares)[0]
+        curve = _captured(order, starts, h, obs, list(CURVE_SHARES))[0]
+        cap_b = (_captured_boot(order, starts, h, obs, shares, setup.resamples)
+                 if setup.resamples is not None else None)
+        dev: float | None = None
+        dev_b: np.ndarray | None = None
+        calib: pd.DataFrame | None = None
+        pred = rankings.preds.get(r)
+        if pred is not None and r != "imd":
+            d = unit_deviance(obs, np.maximum(pred, rankings.floors[r]))
+            dev = float(d.mean())
+            dev_b = (mult @ d) / len(obs) if mult is not None else None
+            dec = _deciles(pred)
+            calib = _calibration_table(dec, pred, obs)
+            for key, value in (("dev", d), ("dev_b", dev_b), ("dec", dec), ("pred", pred),
+                               ("obs", obs)):
+                acc[key].append(value)
+        acc["cap"].append(cap)
+        acc["cap_b"].append(cap_b)
+        acc["curve"].append(curve)
+        metrics[r] = _metrics(cap, total, cap_b, total_b, dev, dev_b, ks, calib)
+        for g, found in _group_captured(score, setup, obs, group_k / 100).items():
+            pool.group_rows.append({"origin": t, "group": g, "ranking": r,
+                                    "areas": int(group_areas[g]),
+                                    "incidents": float(group_fires[g]), "captured": found})
+    return metrics
+
+
 def backtest(counts: pd.DataFrame, covariates: pd.DataFrame, *, full_years: Sequence[int],
              origins: Sequence[int] | None = None, config: ModelConfig,
              window_years: int = 5, imd_column: str | None = "imd_score",
              bootstrap: int = 500, seed: int = DEFAULT_SEED, weights: Any = None,
              fit: Callable[..., Any] = fit_predict,
-             model_rank: Literal["count", "rate"] = "count") -> BacktestResult:
+             model_rank: Literal["count", "rate"] = "count",
+             groups: pd.Series | None = None, group_k: int = 10) -> BacktestResult:
     """Rolling-origin backtest of the model and five baseline rankings.
+
+    Steps: check the inputs and draw the resamples (:func:`_setup`); for each origin, fit
+    on the years before it (:func:`_model_forecast`), score the model and the simple rules
+    (:func:`_rankings`, :func:`_score_origin`); pool the origins (:class:`_Pool`).
 
     Parameters
     ----------
@@ -702,6 +951,12 @@ def backtest(counts: pd.DataFrame, covariates: pd.DataFrame, *, full_years: Sequ
         (the order of ``risk_per_1000``). Capture is measured per household visited, so
         ranking by rate is the better order for it; choose the order the priority
         list uses.
+    groups : Series, optional
+        A group per area (for example the borough; its name labels the groups): every
+        ranking is also scored inside each group alone, at *group_k*% of the group's
+        households, as a station manager ranking only their own areas would use it.
+    group_k : int
+        Percent of each group's households for the within-group capture.
 
     Returns
     -------
@@ -712,143 +967,32 @@ def backtest(counts: pd.DataFrame, covariates: pd.DataFrame, *, full_years: Sequ
     EvaluationError
         Listing every problem with the years, areas and households at once.
     """
-    if model_rank not in ("count", "rate"):
-        raise EvaluationError([Problem("backtest settings", f"model_rank must be 'count' or "
-                                       f"'rate', got {model_rank!r}.",
-                                       "use model_rank='count' or 'rate'.")])
-    chosen, hh, imd = _check_inputs(counts, covariates, full_years, origins, window_years,
-                                    imd_column, bootstrap)
-    fullset = {int(y) for y in full_years}
-    areas = counts.index
-    n = len(areas)
-    h = hh.to_numpy()
-    names = [r for r in RANKINGS if not (r == "imd" and imd is None)]
-
-    mult: np.ndarray | None = None
-    resamples: _Resamples | None = None
-    if bootstrap > 0:
-        rng = np.random.default_rng(seed)
-        draws = rng.integers(0, n, size=(bootstrap, n))
-        draws += (np.arange(bootstrap) * n)[:, None]
-        resamples = _resamples(draws, h)
-        del draws
-        mult = resamples.mult
-
+    setup = _setup(counts, covariates, full_years=full_years, origins=origins,
+                   window_years=window_years, imd_column=imd_column, bootstrap=bootstrap,
+                   seed=seed, model_rank=model_rank, groups=groups)
+    pool = _Pool(names=setup.names, ks=CAPTURE_KS)
     per_origin: list[OriginResult] = []
-    # accumulators for pooling: per ranking, lists over origins
-    acc: dict[str, dict[str, list[Any]]] = {r: {"cap": [], "cap_b": [], "curve": [], "dev": [],
-                                                "dev_b": [], "dec": [], "pred": [], "obs": []}
-                                            for r in names}
-    totals: list[float] = []
-    totals_b: list[np.ndarray] = []
-    ks = CAPTURE_KS
-    shares = [k / 100 for k in ks]
-
-    for t in chosen:
-        years = _model_years(t, fullset, window_years, config)
-        train = counts.loc[:, years].copy()
-        if any(int(c) >= t for c in train.columns):  # pragma: no cover - defensive
-            raise EvaluationError(f"internal error: year >= {t} in the training counts")
-        result = fit(train, covariates, target_year=t, config=config, weights=weights)
-        expected = pd.Series(result.expected).reindex(areas).astype(float)
-        bad = np.flatnonzero((expected.isna() | (expected < 0)).to_numpy())
-        if bad.size:
-            raise EvaluationError([Problem(
-                "model forecast", f"origin {t}: the model gave no or a negative forecast for "
-                f"{describe_rows(tuple(int(i) + 1 for i in bad))} (areas "
-                f"{', '.join(map(str, areas[bad][:3]))}).",
-                "check the model's inputs for those areas.")])
-        moran = getattr(result, "residual_moran", None)
-        moran_value = _moran_value(moran)
-
-        window = [t - j for j in range(window_years, 0, -1)]
-        last = counts[t - 1].to_numpy(dtype=float)
-        hist = counts[window].to_numpy(dtype=float).sum(axis=1)
-        others = [y for y in sorted(fullset) if y != t and y in counts.columns]
-        other_sum = counts[others].to_numpy(dtype=float).sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stable = np.where(h > 0, other_sum / (h * len(others)), np.nan)
-        eb = _eb_rate(pd.Series(hist, index=areas), hh * window_years)
-
-        with np.errstate(divide="ignore", invalid="ignore"):
-            model_score = (expected.to_numpy() if model_rank == "count"
-                           else np.where(h > 0, expected.to_numpy() / h, np.nan))
-        scores = {MODEL: model_score, "last_year": last, "history_5y": hist,
-                  "eb_rate": eb, "stable_rate": stable}
-        preds: dict[str, np.ndarray] = {
-            MODEL: expected.to_numpy(), "last_year": last, "history_5y": hist / window_years,
-            "eb_rate": np.where(h > 0, np.nan_to_num(eb) * h, 0.0),
-            "stable_rate": other_sum / len(others)}
-        floors = {MODEL: 0.5 / len(years), "last_year": 0.5, "history_5y": 0.5 / window_years,
-                  "eb_rate": 0.5 / window_years, "stable_rate": 0.5 / len(others)}
-        if imd is not None:
-            scores["imd"] = imd.to_numpy(dtype=float)
-            preds["imd"] = np.full(n, np.nan)
-
+    for t in setup.origins:
+        years, expected, moran = _model_forecast(t, counts, covariates, setup,
+                                                 window_years=window_years, config=config,
+                                                 fit=fit, weights=weights)
+        rankings = _rankings(t, counts, setup, window_years=window_years, model_years=years,
+                             expected=expected, model_rank=model_rank)
         obs = counts[t].to_numpy(dtype=float)
-        total = float(obs.sum())
-        total_b = mult @ obs if mult is not None else None
-        totals.append(total)
-        if total_b is not None:
-            totals_b.append(total_b)
-
-        metrics: dict[str, RankingMetrics] = {}
-        for r in names:
-            order, starts = _order_blocks(scores[r])
-            cap = _captured(order, starts, h, obs, shares)[0]
-            curve = _captured(order, starts, h, obs, list(CURVE_SHARES))[0]
-            cap_b = (_captured_boot(order, starts, h, obs, shares, resamples)
-                     if resamples is not None else None)
-            dev: float | None = None
-            dev_b: np.ndarray | None = None
-            calib: pd.DataFrame | None = None
-            if r in preds and r != "imd":
-                mu = np.maximum(preds[r], floors[r])
-                d = unit_deviance(obs, mu)
-                dev = float(d.mean())
-                dev_b = (mult @ d) / n if mult is not None else None
-                dec = _deciles(preds[r])
-                calib = _calibration_table(dec, preds[r], obs)
-                acc[r]["dev"].append(d)
-                acc[r]["dev_b"].append(dev_b)
-                acc[r]["dec"].append(dec)
-                acc[r]["pred"].append(preds[r])
-                acc[r]["obs"].append(obs)
-            acc[r]["cap"].append(cap)
-            acc[r]["cap_b"].append(cap_b)
-            acc[r]["curve"].append(curve)
-            metrics[r] = _metrics(cap, total, cap_b, total_b, dev, dev_b, ks, calib)
-
+        metrics = _score_origin(t, rankings, obs, setup, pool, group_k)
         per_origin.append(OriginResult(
-            origin=t, train_years=tuple(years), incidents=int(total), metrics=metrics,
-            scores=pd.DataFrame({r: scores[r] for r in names}, index=areas),
-            predictions=pd.DataFrame({r: preds[r] for r in names}, index=areas),
-            residual_moran=moran_value))
-
-    pooled: dict[str, RankingMetrics] = {}
-    curve_rows: list[pd.DataFrame] = []
-    grand = float(np.sum(totals))
-    grand_b = np.sum(totals_b, axis=0) if totals_b else None
-    for r in names:
-        a = acc[r]
-        cap = np.sum(a["cap"], axis=0)
-        cap_b = np.sum(a["cap_b"], axis=0) if mult is not None else None
-        dev = dev_b = calib = None
-        if a["dev"]:
-            dev = float(np.mean(np.concatenate(a["dev"])))
-            if mult is not None:
-                dev_b = np.mean(a["dev_b"], axis=0)
-            calib = _calibration_table(np.concatenate(a["dec"]), np.concatenate(a["pred"]),
-                                       np.concatenate(a["obs"]))
-        pooled[r] = _metrics(cap, grand, cap_b, grand_b, dev, dev_b, ks, calib)
-        found = np.sum(a["curve"], axis=0)
-        curve_rows.append(pd.DataFrame({
-            "ranking": r, "household_share": CURVE_SHARES,
-            "incident_share": found / grand if grand > 0 else np.nan}))
-    curve = pd.concat(curve_rows, ignore_index=True)
-    return BacktestResult(origins=tuple(per_origin), pooled=pooled, curve=curve, ks=ks,
-                          window_years=window_years, bootstrap=bootstrap, seed=seed, areas=n,
-                          model_rank=model_rank)
+            origin=t, train_years=tuple(years), incidents=int(obs.sum()), metrics=metrics,
+            scores=pd.DataFrame({r: rankings.scores[r] for r in setup.names},
+                                index=setup.areas),
+            predictions=pd.DataFrame({r: rankings.preds[r] for r in setup.names},
+                                     index=setup.areas),
+            residual_moran=moran))
+    pooled, curve = pool.pooled(setup.mult)
+    return BacktestResult(origins=tuple(per_origin), pooled=pooled, curve=curve,
+                          ks=CAPTURE_KS, window_years=window_years, bootstrap=bootstrap,
+                          seed=seed, areas=len(setup.areas), model_rank=model_rank,
+                          groups=pool.groups(setup.group_label),
+                          group_label=setup.group_label, group_k=group_k)
 
 
 def _moran_value(moran: Any) -> float | None:
@@ -897,6 +1041,60 @@ def _metrics(cap: np.ndarray, total: float, cap_b: np.ndarray | None,
 
 
 # --------------------------------------------------------------------------- outputs
+
+
+def calibration_table(result: BacktestResult, ranking: str = MODEL) -> pd.DataFrame | None:
+    """The pooled per-decile calibration of a ranking's count forecast.
+
+    Returns
+    -------
+    DataFrame or None
+        One row per decile of the forecast (1 = lowest; areas are put in deciles within
+        each origin, then pooled): ``decile``, ``areas`` (area-years), ``mean_predicted``,
+        ``mean_observed`` and ``error`` = ``mean_predicted / mean_observed - 1`` (NaN
+        where nothing was observed). None for a ranking that makes no count forecast.
+    """
+    metrics = result.pooled.get(ranking)
+    if metrics is None or metrics.calibration is None:
+        return None
+    cal = metrics.calibration.copy()
+    obs = cal["mean_observed"].where(cal["mean_observed"] > 0)
+    cal["error"] = cal["mean_predicted"] / obs - 1.0
+    return cal
+
+
+def worst_decile(result: BacktestResult, ranking: str = MODEL) -> tuple[int, float] | None:
+    """The decile whose forecast errs most (relative), and that error (signed)."""
+    cal = calibration_table(result, ranking)
+    if cal is None or not cal["error"].notna().any():
+        return None
+    row = cal.loc[cal["error"].abs().idxmax()]
+    return int(row["decile"]), float(row["error"])
+
+
+def group_capture_table(result: BacktestResult) -> pd.DataFrame | None:
+    """Capture at ``group_k``% of each group's households, one row per group.
+
+    Returns
+    -------
+    DataFrame or None
+        Index: the group names, then ``"Whole service"`` (the pooled service-wide
+        capture at the same share, for comparison); one column per ranking, plus
+        ``areas``. None when the backtest was run without groups.
+    """
+    if result.groups is None:
+        return None
+    g = result.groups
+    wide = g.pivot_table(index="group", columns="ranking", values="capture", sort=True)
+    wide = wide[[r for r in result.rankings if r in wide.columns]]
+    wide.columns.name = None
+    wide.insert(0, "areas", g.groupby("group")["areas"].first().reindex(wide.index))
+    k = result.group_k
+    service = {r: result.pooled[r].capture.get(k, float("nan")) for r in wide.columns
+               if r in result.pooled}
+    service["areas"] = result.areas
+    wide.loc["Whole service"] = pd.Series(service)
+    return wide
 
 
 def capture_curve(result: BacktestResult) -> pd.DataFrame:
@@ -964,9 +1162,32 @@ def format_table(result: BacktestResult) -> str:
                                for i, (c, w) in enumerate(zip(row, widths, strict=True))))
     lines.append("")
     lines.append("Deviance is not defined for the deprivation ranking (not a count forecast). "
-                 "The stable-rate row uses other years, future ones included: a ceiling, not a "
-                 "forecast.")
+                 "The other-years row averages each area's rate over every other year, future "
+                 "ones included: a reference nobody could compute in advance, not a ceiling.")
+    lines += _group_lines(result)
     return "\n".join(lines)
+
+
+def _group_lines(result: BacktestResult) -> list[str]:
+    """Within-group capture in two lines: the model against the best simple rule."""
+    table = group_capture_table(result)
+    if table is None or MODEL not in table.columns:
+        return []
+    groups = table.drop(index="Whole service")
+    rules = [r for r in ("last_year", "history_5y", "eb_rate", "imd") if r in groups.columns]
+    model = groups[MODEL]
+    k = result.group_k
+    text = (f"Inside each {result.group_label} ({len(groups)}; its own areas ranked alone, "
+            f"top {k}% of its households): model median {100 * model.median():.1f}% "
+            f"(range {100 * model.min():.1f}-{100 * model.max():.1f}), whole service "
+            f"{100 * table.loc['Whole service', MODEL]:.1f}%")
+    if rules:  # the rule that did best service-wide, the same rule in every group
+        best = max(rules, key=lambda r: table.at["Whole service", r])
+        ahead = int((model >= groups[best]).sum())
+        text += (f"; {_LABELS[best].lower()} (best simple rule) median "
+                 f"{100 * groups[best].median():.1f}%, the model at least as good in "
+                 f"{ahead} of {len(groups)}.")
+    return ["", text]
 
 
 def compare_models(counts: pd.DataFrame, covariates: pd.DataFrame, *,

@@ -25,7 +25,8 @@ import pandas as pd
 from firerisk.risk.model import HISTORY, LAG, FitResult
 from firerisk.specs import FeatureSpec
 
-__all__ = ["TYPICAL", "contributions", "explain", "explain_fit", "format_value"]
+__all__ = ["TYPICAL", "band_range_text", "chance_text", "contributions", "explain",
+           "explain_fit", "format_value", "ordinal", "place_text", "top_chance_note"]
 
 #: Words before the number of fires an area with as many households would have had at the
 #: service-wide rate (the history sentence's comparison; not next year's estimate).
@@ -174,3 +175,63 @@ def explain_fit(fit: FitResult, *, features: Sequence[FeatureSpec],
     no_homes = fit.households.reindex(out.index) <= 0
     out.loc[no_homes, :] = ""
     return out
+
+
+# --------------------------------------------------------------------------- ranges in words
+
+
+def ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``11th``, ``22nd``, ``1,001st``."""
+    n = int(n)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n:,}{suffix}"
+
+
+def place_text(rank: float | None, low: float | None, high: float | None, *, of: int | None,
+               where: str | None = None) -> str:
+    """An area's place on the list with its 90% range, in words.
+
+    ``place_text(47, 10, 120, of=229, where="Croydon")`` is "47th of 229 in Croydon (likely
+    between 10th and 120th)"; without a place, "... of 4,994". Empty when the rank is
+    missing; the range is left out when it is.
+    """
+    if rank is None or pd.isna(rank):
+        return ""
+    text = ordinal(int(rank)) + (f" of {int(of):,}" if of else "")
+    if where:
+        text += f" in {where}"
+    if low is not None and high is not None and not pd.isna(low) and not pd.isna(high):
+        lo, hi = int(low), int(high)
+        text += (f" (likely {ordinal(lo)})" if lo == hi
+                 else f" (likely between {ordinal(lo)} and {ordinal(hi)})")
+    return text
+
+
+def chance_text(p: float | None) -> str:
+    """A chance in words a manager can repeat: "about 6 in 10", "almost certainly"."""
+    if p is None or pd.isna(p):
+        return ""
+    p = float(p)
+    if p >= 0.975:
+        return "almost certainly"
+    if p >= 0.05:
+        return f"about {max(1, min(9, round(p * 10)))} in 10"
+    return "almost never" if p < 0.005 else "less than 1 in 10"
+
+
+def top_chance_note(where: str, *, simulations: int | None = None, share: float = 0.10) -> str:
+    """What "chance of being in the top 10%" means, for the group the reader looks at."""
+    runs = f"{simulations:,}" if simulations else "many"
+    pct = f"{100 * share:.0f}%"
+    return (f"Chance in {where}'s top {pct}: the model's estimate of every area's risk was "
+            f"played out {runs} times, each time as uncertain as the fires it has seen allow. "
+            f"This is how often the area came among the top areas of {where} that hold "
+            f"{pct} of {where}'s households (the list you would visit first). About 9 in 10 "
+            f"means it belongs there in nearly every version; about 5 in 10 is a toss-up.")
+
+
+def band_range_text(low_label: str | None, high_label: str | None) -> str:
+    """The bands the area's likely range of ranks falls in: "High to Very high"."""
+    if not low_label or not high_label:
+        return ""
+    return f"only {low_label}" if low_label == high_label else f"{low_label} to {high_label}"

@@ -26,7 +26,7 @@ import pandas as pd
 
 from firerisk.columns import EXPECTED
 
-__all__ = ["eb_rate", "eb_weights", "sir"]
+__all__ = ["eb_rate", "eb_weights", "log_relative_risk_sd", "relative_prior_variance", "sir"]
 
 
 def _as_series(values: pd.Series | np.ndarray | list[float], index: pd.Index | None,
@@ -63,6 +63,52 @@ def _inputs(counts: pd.Series | np.ndarray, exposure: pd.Series | np.ndarray,
     return y, n, m
 
 
+def _relative_variance(n: pd.Series, rate: pd.Series, m: pd.Series) -> float:
+    """Method-of-moments ``c`` of a prior with mean ``m_i`` and variance ``c m_i**2``."""
+    spread = float((n * (rate - m) ** 2).sum())
+    return max((spread - float(m.sum())) / float((n * m**2).sum()), 0.0)
+
+
+def relative_prior_variance(counts: pd.Series | np.ndarray, exposure: pd.Series | np.ndarray,
+                            *, prior_mean: pd.Series | np.ndarray | float | None = None
+                            ) -> float:
+    """``c``: how much areas' true rates vary around the prior mean, relative to it.
+
+    The gamma prior of ``variance="proportional"`` (true rate ``m_i * theta_i`` with
+    ``theta_i ~ Gamma(1/c, 1/c)``, mean 1, variance ``c``), estimated by the method of
+    moments: ``c = (sum n_i (r_i - m_i)**2 - sum m_i) / sum n_i m_i**2``, 0 if negative
+    (Poisson noise alone explains the spread). Areas with no exposure are left out.
+    """
+    y, n, m = _inputs(counts, exposure, prior_mean)
+    pos = n > 0
+    rate = (y / n.where(pos)).fillna(0.0)
+    return _relative_variance(n[pos], rate[pos], m[pos])
+
+
+def log_relative_risk_sd(counts: pd.Series | np.ndarray, exposure: pd.Series | np.ndarray, *,
+                         prior_mean: pd.Series | np.ndarray | float | None = None,
+                         use_counts: bool = True) -> pd.Series:
+    """Posterior standard deviation of ``log(theta_i)``, each area's relative risk.
+
+    Under the Poisson-gamma model above, the area's count ``y_i ~ Poisson(n_i m_i theta_i)``
+    updates the ``Gamma(1/c, 1/c)`` prior to ``Gamma(1/c + y_i, 1/c + n_i m_i)``, and the
+    variance of the log of a gamma variable of shape ``a`` is the trigamma function
+    ``psi'(a)``. With ``use_counts=False`` the prior's own spread ``psi'(1/c)`` is
+    returned (what is known of an area from its covariates alone). Zero everywhere when
+    ``c = 0``; zero-exposure areas get the prior's spread.
+    """
+    from scipy.special import polygamma
+
+    y, n, m = _inputs(counts, exposure, prior_mean)
+    c = relative_prior_variance(y, n, prior_mean=m)
+    out = pd.Series(0.0, index=y.index, name="log_relative_risk_sd")
+    if c <= 0:
+        return out
+    shape = 1.0 / c + (y.where(n > 0, 0.0) if use_counts else 0.0)
+    out[:] = np.sqrt(polygamma(1, np.asarray(shape, dtype=float)))
+    return out
+
+
 def eb_weights(counts: pd.Series | np.ndarray, exposure: pd.Series | np.ndarray, *,
                prior_mean: pd.Series | np.ndarray | float | None = None,
                variance: Literal["constant", "proportional"] = "constant") -> pd.Series:
@@ -80,7 +126,7 @@ def eb_weights(counts: pd.Series | np.ndarray, exposure: pd.Series | np.ndarray,
         a = max((spread - float(mpos.sum())) / float(npos.sum()), 0.0)
         w[pos] = a / (a + mpos / npos) if a > 0 else 0.0
     elif variance == "proportional":
-        c = max((spread - float(mpos.sum())) / float((npos * mpos**2).sum()), 0.0)
+        c = _relative_variance(npos, rpos, mpos)
         expected = npos * mpos
         w[pos] = c * expected / (c * expected + 1.0)
     else:

@@ -185,11 +185,13 @@ def test_band_scheme_changes_the_list_bands(sample_results, results, monkeypatch
     at.sidebar.selectbox(key="band_scheme").set_value("equal_interval").run()
     assert not at.exception
     table = at.dataframe[0].value
-    # Equal-width bands of a right-skewed rate put most areas in the lowest band.
+    # Equal-width bands of a right-skewed rate put the most areas in the lowest band, far
+    # more than the fifth each band holds under the published quintiles.
     counts = table["Band"].value_counts()
     assert counts.index[0] == results.band_labels[0]
-    assert counts.iloc[0] > len(table) / 2
+    assert counts.iloc[0] > len(table) / 3
     assert "Band uncertain" not in table.columns  # uncertainty refers to the published bands
+    assert "Likely band (9 in 10)" not in table.columns
 
 
 def test_csv_has_provenance_header_and_the_same_rows(results, group):
@@ -452,7 +454,12 @@ def test_evaluation_page_says_it_covers_the_whole_service_area(sample_results, r
     assert "whole service area" in top
     assert value in top
     assert f"The {column} picked in the sidebar" in top
-    assert "does not change anything on this page" in top
+    assert "does not change the figures for the whole service" in top
+    # capture inside each borough, the borough picked first, beside the whole service
+    inside = next(d.value for d in at.dataframe if "This list" in d.value.columns)
+    assert inside.iloc[0, 0] == value
+    assert inside.iloc[-1, 0] == "Whole service"
+    assert len(inside) == results.areas[column].nunique() + 1
 
 
 def test_band_legend_gives_the_rate_range_of_each_band(sample_results, results, monkeypatch):

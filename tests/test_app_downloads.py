@@ -305,7 +305,7 @@ def test_evaluation_page_shows_all_six_rankings_and_the_model(sample_results, re
     assert list(table["List"]) == [
         "This list (the model)", "Last year's count", "Count over the previous years",
         "Smoothed rate over the previous years", "Deprivation (IMD) alone",
-        "Stable rate (ceiling, uses future years)"]
+        "Average of the other years' rates (future years included)"]
     ev = results.extra["evaluation"].set_index("ranking")
     model = table.iloc[0]
     assert model["Top 10% of households"] == (
@@ -326,6 +326,15 @@ def test_evaluation_page_shows_all_six_rankings_and_the_model(sample_results, re
     assert shown["Residual Moran's I"].startswith(f"{model_run['residual_moran_i']:.3f}")
     coefs = next(d.value for d in at.dataframe if "Rate ratio" in d.value.columns)
     assert len(coefs) == len(results.extra["coefficients"])
+    # the forecast beside what happened, tenth by tenth, as the backtest recorded it
+    calib = next(d.value for d in at.dataframe
+                 if "Forecast against what happened" in d.value.columns)
+    recorded = results.run["evaluation"]["pooled"]["model"]["calibration"]
+    assert len(calib) == len(recorded) == 10
+    for row, rec in zip(calib.itertuples(index=False), recorded, strict=True):
+        assert row[-1] == f"{100 * (rec['mean_predicted'] / rec['mean_observed'] - 1):+.1f}%"
+    assert any("in every tenth of areas the forecast was within 5%" in m.value
+               for m in at.markdown)
 
 
 def test_factor_sentences_quote_steps_people_can_picture(results):

@@ -155,8 +155,10 @@ def test_evaluate_plain_output_is_a_table() -> None:
                 "--origins", "2022-2023")
     assert proc.returncode == 0, proc.stderr
     for name in ("Model", "Last year's count", "Count, previous years",
-                 "Smoothed rate, previous years", "Deprivation (IMD) alone", "Stable rate"):
+                 "Smoothed rate, previous years", "Deprivation (IMD) alone",
+                 "Average of the other years' rates"):
         assert name in proc.stdout
+    assert "Inside each borough (33;" in proc.stdout  # capture within each borough too
     assert "origins 2022-2023" in proc.stdout
 
 

@@ -316,7 +316,8 @@ def test_no_leakage_model_sees_only_years_before_origin() -> None:
         assert cols, "the model was given no years"
         assert max(cols) < t  # no incident dated on or after 1 January of year t
         assert max(cols) == t - 1
-        assert len(cols) == min(7, t - 2010)  # history_years + 1, as far as the data go
+        # training_years (3) + history_years (6), as far as the data go
+        assert len(cols) == min(9, t - 2010)
         pd.testing.assert_frame_equal(seen, counts[cols])
     assert [o.origin for o in res.origins] == list(range(2014, 2021))
 
@@ -653,3 +654,93 @@ def test_bootstrap_capture_head_grows_to_every_budget() -> None:
     # resample 0 is area 0 (1 household, 1 incident) thirty times: 30 households, 30
     # incidents, all tied, so k% of households finds k% of the 30 incidents.
     assert got[0] == pytest.approx([1.5, 3.0, 6.0])
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_per_decile_calibration_by_hand_pooled_over_origins() -> None:
+    from firerisk.risk.evaluate import calibration_table, worst_decile
+
+    # 20 areas of 100 households; the model forecasts i fires for area i (1..20) in every
+    # origin, so each decile holds two areas: decile d = areas 2d-1 and 2d, mean forecast
+    # 2d - 0.5. Observed: i fires, except area 1 (0) and area 2 (1) in 2015 and area 20
+    # (30) in 2015. Pooled over the origins 2015 and 2016 (4 area-years per decile):
+    #   decile 1: forecasts 1, 2, 1, 2 (1.5); observed 0, 1, 1, 2 (1.0)  -> +50%
+    #   decile 10: forecasts 19, 20, 19, 20 (19.5); observed 19, 30, 19, 20 (22.0)
+    #              -> 19.5 / 22 - 1 = -11.36%
+    #   deciles 2..9: forecast = observed -> 0
+    idx = pd.Index([f"A{i:02d}" for i in range(1, 21)], name="area_id")
+    i = np.arange(1, 21)
+    y2015 = i.copy()
+    y2015[0], y2015[1], y2015[19] = 0, 1, 30
+    counts = pd.DataFrame({2013: i, 2014: i, 2015: y2015, 2016: i}, index=idx)
+    cov = pd.DataFrame({"households": 100.0, "imd_score": i.astype(float)}, index=idx)
+    fit = _fixed_fit(dict(zip(idx, i.astype(float), strict=True)))
+    res = backtest(counts, cov, full_years=[2013, 2014, 2015, 2016], origins=[2015, 2016],
+                   config=ModelConfig(), window_years=2, bootstrap=0, fit=fit)
+    cal = calibration_table(res)
+    assert cal is not None
+    assert cal["decile"].tolist() == list(range(1, 11))
+    assert cal["areas"].tolist() == [4] * 10
+    assert cal["mean_predicted"].tolist() == pytest.approx([2 * d - 0.5 for d in range(1, 11)])
+    want_obs = [1.0, *[2 * d - 0.5 for d in range(2, 10)], 22.0]
+    assert cal["mean_observed"].tolist() == pytest.approx(want_obs)
+    assert cal["error"].tolist() == pytest.approx([0.5, *[0.0] * 8, 19.5 / 22 - 1])
+    assert worst_decile(res) == (1, pytest.approx(0.5))
+    # The deprivation rule makes no count forecast: no table.
+    assert calibration_table(res, "imd") is None
+    assert worst_decile(res, "imd") is None
+
+
+# --------------------------------------------------------------------------- groups
+
+
+def test_capture_inside_each_group_by_hand() -> None:
+    from firerisk.risk.evaluate import group_capture_table
+
+    # _tiny with A, B in "north" (10 + 150 households) and C, D in "south" (40 + 0).
+    # Origin 2016 (observed A 3, B 2, C 4, D 1), 10% of each group's households:
+    #  north budget 16: model (B 5 > A 1) takes 16/150 of B's 2 fires -> 0.21333 / 5 fires;
+    #                   last year (A 4 > B 1) takes A (3) and 6/150 of B (0.08) -> 3.08 / 5
+    #  south budget 4:  both rank C first and take 4/40 of its 4 fires -> 0.4 / 5; D (no
+    #                   households) comes after C's 40 households, over the budget: not in.
+    groups = pd.Series({"A": "north", "B": "north", "C": "south", "D": "south"},
+                       name="district")
+    res = _tiny_result(groups=groups)
+    table = group_capture_table(res)
+    assert table is not None
+    assert table.loc["north", "model"] == pytest.approx(2 * 16 / 150 / 5)
+    assert table.loc["south", "model"] == pytest.approx(0.4 / 5)
+    assert table.loc["north", "last_year"] == pytest.approx(3.08 / 5)
+    assert table.loc["south", "last_year"] == pytest.approx(0.4 / 5)
+    assert table.loc["north", "areas"] == 2
+    # beside it, the service-wide capture at 10% of all households (model: 20/150 of B's 2)
+    assert table.loc["Whole service", "model"] == pytest.approx(0.2 * 20 / 150)
+    doc = res.to_dict()["groups"]
+    assert doc["label"] == "district"
+    assert doc["k"] == 10
+    assert {"group", "ranking", "areas", "capture"} == set(doc["rows"][0])  # no fire counts
+    assert group_capture_table(_tiny_result()) is None
+
+
+def test_group_capture_pools_origins_as_a_ratio_of_sums() -> None:
+    from firerisk.risk.evaluate import group_capture_table
+
+    counts, cov = _synthetic(n=90)
+    groups = pd.Series(np.repeat(["g1", "g2", "g3"], 30), index=counts.index, name="ward")
+    res = backtest(counts, cov, full_years=list(counts.columns), origins=[2018, 2019, 2020],
+                   config=ModelConfig(), bootstrap=0, fit=_Spy(), groups=groups)
+    table = group_capture_table(res)
+    assert table is not None
+    for g in ("g1", "g2", "g3"):
+        rows = (groups == g).to_numpy()
+        for r in ("model", "eb_rate", "imd"):
+            found = fires = 0.0
+            for o in res.origins:  # each origin scored on the group's areas alone
+                obs = counts[o.origin].to_numpy(dtype=float)[rows]
+                share = capture_share(o.scores[r].to_numpy()[rows],
+                                      cov["households"].to_numpy()[rows], obs, share=0.1)
+                found += share * obs.sum()
+                fires += obs.sum()
+            assert table.loc[g, r] == pytest.approx(found / fires), (g, r)

@@ -139,3 +139,23 @@ def test_explain_fit_leaves_out_unclear_effects() -> None:
     everything = " ".join(explain_fit(fit, features=FEATURES, clear_effects_only=False)
                           .to_numpy().ravel())
     assert any(labels[f] in everything for f in unclear)
+
+
+def test_places_and_chances_in_words() -> None:
+    from firerisk.risk.explain import band_range_text, chance_text, ordinal, place_text
+
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111, 2510)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th",
+        "2,510th"]
+    assert place_text(47, 10, 120, of=229, where="Croydon") == (
+        "47th of 229 in Croydon (likely between 10th and 120th)")
+    assert place_text(1, 1, 1, of=None) == "1st (likely 1st)"
+    assert place_text(5, None, None, of=4994) == "5th of 4,994"
+    assert place_text(float("nan"), 1, 2, of=10) == ""
+    assert [chance_text(p) for p in (1.0, 0.98, 0.94, 0.63, 0.5, 0.06, 0.03, 0.001)] == [
+        "almost certainly", "almost certainly", "about 9 in 10", "about 6 in 10",
+        "about 5 in 10", "about 1 in 10", "less than 1 in 10", "almost never"]
+    assert chance_text(None) == ""
+    assert band_range_text("High", "Very high") == "High to Very high"
+    assert band_range_text("Low", "Low") == "only Low"
+    assert band_range_text(None, "Low") == ""

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from firerisk.columns import uncertainty_columns
 from firerisk.geo.results import Results, read_results, write_results
 from firerisk.risk.bands import classify
 from firerisk.ui import mapview, state
@@ -137,15 +138,23 @@ def test_area_properties_escape_text_and_follow_the_columns(results):
     assert props[0]["n"] == "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;"
     assert props[1]["n"] == "Plain &amp; simple"
     assert props[0]["i"] == table["area_id"].iloc[0]
-    assert {"g", "h", "e", "p", "u", "r", "o", "d"} <= set(props[0])
+    assert {"g", "h", "e", "p", "s", "t", "r", "o", "d"} <= set(props[0])
+    # the likely rank in words, in the whole service and inside the borough
+    row = table.iloc[0]
+    assert props[0]["s"].startswith(f"{int(row['rank']):,}")
+    assert f"(likely between {int(row['rank_low']):,}" in props[0]["s"] or \
+        row["rank_low"] == row["rank_high"]
+    assert f" in {row['borough']} (likely" in props[0]["t"]
     style = mapview.layer_style(results, "rate", banding=published_banding(
         results.areas, results.band_breaks), rate_banding=published_banding(
         results.areas, results.band_breaks))
     fields = mapview.tooltip_fields(table.columns, style, group_label="Borough")
-    assert [f[0] for f in fields] == ["n", "i", "g", "r", "b", "h", "e", "p"]
+    assert [f[0] for f in fields] == ["n", "i", "g", "r", "b", "h", "e", "p", "t", "s"]
+    assert dict(fields)["t"] == "Rank in its borough"
     assert all(f[0] == "b" or f[0] in props[0] for f in fields)
 
-    hidden = ["expected", "risk_per_1000", "pi_low", "pi_high", "p_top10", "obs_recent"]
+    hidden = ["expected", "risk_per_1000", "pi_low", "pi_high", "p_top10", "obs_recent",
+              *uncertainty_columns(["borough"])]
     public = mapview.area_properties(table.drop(columns=hidden))
     assert not {"e", "p", "r", "o"} & set(public[0])
     band = mapview.layer_style(results, "band", banding=published_banding(

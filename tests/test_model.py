@@ -134,7 +134,7 @@ def test_history_term_uses_only_past_years_and_improves_the_forecast(
     panel = _panel(london, range(2009, 2016), frailty_sd=0.6, seed=11)
     past = panel[list(range(2009, 2015))]
     fit = fit_predict(past, london, target_year=2015, config=ModelConfig(features=FEATURES))
-    assert fit.training_years == (2014,)
+    assert fit.training_years == (2012, 2013, 2014)
     assert fit.history_window == tuple(range(2009, 2015))
     assert fit.recent_years == tuple(range(2010, 2015))
     assert fit.recent_observed.equals(past[list(range(2010, 2015))].sum(axis=1)
@@ -165,10 +165,83 @@ def test_changing_a_future_year_does_not_change_the_forecast(london: pd.DataFram
     assert a == b  # the statsmodels object and the Series are kept out of equality
     assert a.expected.equals(b.expected)
     pooled = fit_predict(panel[[2012, 2013, 2014, 2015]], london, target_year=2016,
-                         config=ModelConfig(features=FEATURES, training_years=2))
+                         config=ModelConfig(features=FEATURES, training_years=2,
+                                            year_effect="separate"))
     assert pooled.training_years == (2014, 2015)
     assert pooled.n == 2 * len(london)
     assert "year_2014" in pooled.coef_table().index
+    assert "year_2014" not in pooled.feature_values.columns
+
+
+def test_pooled_years_recover_the_coefficients_and_the_year_trend(
+        london: pd.DataFrame) -> None:
+    # Known truth on the London geography: the covariate effects of TRUE, a year trend of
+    # -4% a year (log scale) and NB2 alpha 0.3, independent over area-years. Four response
+    # years are pooled; the trend term is (year - target), so the intercept is the level
+    # of the target year, 2021.
+    trend = -0.04
+    mu = _true_mu(london)
+    years = range(2017, 2021)
+    cfg = ModelConfig(family="negative_binomial", features=FEATURES, history=False,
+                      training_years=None, year_effect="trend")
+    truth = {**TRUE, "year_trend": trend}
+    inside = dict.fromkeys([*truth, "alpha"], 0)
+    for seed in range(20):
+        rng = np.random.default_rng(100 + seed)
+        # TRUE's intercept is the level of the target year; earlier years are higher.
+        counts = pd.DataFrame({y: _nb(rng, mu * np.exp(trend * (y - 2021)), ALPHA)
+                               for y in years}, index=london.index)
+        fit = fit_predict(counts, london, target_year=2021, config=cfg)
+        assert fit.training_years == tuple(years)
+        assert fit.n == 4 * len(london)
+        for c in fit.coefficients:
+            inside[c.name] += c.ci_low <= truth[c.name] <= c.ci_high
+        assert fit.alpha is not None
+        assert fit.alpha_std_err is not None
+        inside["alpha"] += abs(fit.alpha - ALPHA) <= 1.96 * fit.alpha_std_err
+        # The forecast is at the trend's level in 2021, a year past the last data (an
+        # extrapolation 2.5 years past the years' mean: its standard error is about 1.7%).
+        assert fit.expected.sum() == pytest.approx(mu.sum(), rel=0.06)
+    assert all(n >= 17 for n in inside.values()), inside
+    # One level per year instead: the year indicators are the trend's steps from 2020.
+    sep = fit_predict(counts, london, target_year=2021,
+                      config=ModelConfig(family="negative_binomial", features=FEATURES,
+                                         history=False, training_years=None,
+                                         year_effect="separate"))
+    table = sep.coef_table()
+    for y in (2017, 2018, 2019):
+        assert table.loc[f"year_{y}", "ci_low"] <= trend * (y - 2020) <= table.loc[
+            f"year_{y}", "ci_high"]
+
+
+def test_pooled_history_terms_use_only_years_before_their_response_year(
+        london: pd.DataFrame) -> None:
+    # With a persistent area effect and the history term on, each pooled response year's
+    # history is built from the years before it: the stacked design must equal
+    # history_design on those years, and the trend is still recovered.
+    from firerisk.risk.model import CountModel, history_design
+
+    cov = london.iloc[:1500]
+    rng = np.random.default_rng(21)
+    frailty = np.exp(rng.normal(-0.18, 0.6, len(cov)))
+    mu = _true_mu(cov) * frailty
+    counts = pd.DataFrame({y: _nb(rng, mu * np.exp(-0.05 * (y - 2021)), 0.05)
+                           for y in range(2012, 2021)}, index=cov.index)
+    cfg = ModelConfig(features=FEATURES, training_years=3)
+    model = CountModel.from_counts(counts, cov, target_year=2021, config=cfg)
+    design = model.design
+    assert design.train_years == [2018, 2019, 2020]
+    assert design.spans == {2018: 6, 2019: 7, 2020: 8, 2021: 9}
+    col = design.names.index(HISTORY)
+    for yr in design.train_years:
+        want = history_design(counts, cov["households"], years=list(range(2012, yr)),
+                              config=cfg)[HISTORY]
+        rows = design.year_of_row == yr
+        np.testing.assert_allclose(design.exog[rows, col], want.to_numpy(), rtol=0, atol=0)
+    fit = model.fit()
+    table = fit.coef_table()
+    assert table.loc["year_trend", "ci_low"] <= -0.05 <= table.loc["year_trend", "ci_high"]
+    assert table.loc[HISTORY, "ci_low"] > 0.5
 
 
 def test_zero_households_are_left_out_expected_zero_and_flagged(
@@ -185,7 +258,7 @@ def test_zero_households_are_left_out_expected_zero_and_flagged(
     assert "no households" in fit.flags[first]
     assert "flat_share" in fit.flags[second]
     assert fit.expected[second] > 0
-    assert fit.n == 398
+    assert fit.n == 3 * 398  # three response years pooled
     assert (fit.flags != "").sum() == 2
     assert np.isnan(fit.rate_per_1000[first])
 

@@ -28,3 +28,35 @@ def test_history_sentences_use_the_published_total_or_no_figure_at_all() -> None
         HISTORY_WITHHELD,
     ]
     assert not any(ch.isdigit() for ch in HISTORY_WITHHELD)
+
+
+def test_published_rank_ranges_agree_with_the_list(sample_results) -> None:
+    # The real London build: every area's range holds its rank (in the service and in its
+    # borough), in-borough places follow the published rank, the ends sit on the published
+    # steps, the chances are shares rounded to 2 decimals, and the band range holds the band.
+    import numpy as np
+
+    from firerisk.columns import group_rank_columns
+    from firerisk.geo.results import read_results
+    from firerisk.risk.uncertainty import rank_step
+
+    areas = read_results(sample_results).areas
+    assert (areas["rank_low"] <= areas["rank"]).all()
+    assert (areas["rank"] <= areas["rank_high"]).all()
+    step = rank_step(len(areas))
+    assert ((areas["rank_low"] % step == 0) | (areas["rank_low"] == 1)).all()
+    assert ((areas["rank_high"] % step == 0) | (areas["rank_high"] == len(areas))).all()
+    rank, low, high, top = group_rank_columns("borough")
+    order = areas.sort_values("rank").groupby("borough").cumcount() + 1
+    assert areas[rank].equals(order.reindex(areas.index).astype(areas[rank].dtype))
+    assert (areas[low] <= areas[rank]).all()
+    assert (areas[rank] <= areas[high]).all()
+    for col in (top, "band_chance", "p_top10"):
+        values = areas[col].to_numpy(dtype=float)
+        assert ((values >= 0) & (values <= 1)).all()
+        assert np.allclose(values * 100, np.round(values * 100))
+    assert (areas["band_index_low"] <= areas["band_index"]).all()
+    assert (areas["band_index"] <= areas["band_index_high"]).all()
+    # They separate areas, as "band uncertain" (82% of London's areas) did not.
+    assert "uncertain_band" not in areas.columns
+    assert areas["rank_high"].sub(areas["rank_low"]).nunique() > 100

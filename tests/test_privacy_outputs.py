@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
+from firerisk.columns import uncertainty_columns
 from firerisk.errors import PersonalDataError
 from firerisk.geo.results import Results, read_results
 from firerisk.pipeline import build
@@ -671,6 +672,9 @@ def output_problems(built: Built, *, atlas: bool = False) -> list[str]:
     if grid.mode == "public":
         for name in ("areas", "targets"):
             bad = obs_columns(layers[name]) + [c for c in RATE_COLUMNS if c in layers[name]]
+            # ranges of ranks and chances are model outputs from the counts too
+            groups = list(built.results.group_columns)
+            bad += [c for c in uncertainty_columns(groups) if c in layers[name]]
             if bad:
                 problems.append(f"public {name} layer has count or rate columns {bad}")
         if "group_counts" in layers:

@@ -100,3 +100,30 @@ def test_sir_hand_case() -> None:
     assert got["x"] == pytest.approx(2.0)
     assert got["y"] == pytest.approx(0.0)
     assert np.isnan(got["z"])
+
+
+def test_relative_prior_variance_and_posterior_spread_match_a_simulation() -> None:
+    # Poisson-gamma truth: theta ~ Gamma(1/c, scale c) (mean 1, variance c), exposure
+    # n (rate m per unit), y ~ Poisson(n m theta). The method of moments recovers c, and
+    # among the areas that had exactly k events the spread of log(theta) is the posterior
+    # one the formula gives (by simulation, not by the formula's own algebra).
+    from firerisk.risk.smoothing import log_relative_risk_sd, relative_prior_variance
+
+    rng = np.random.default_rng(12)
+    c, m, n_areas = 0.3, 0.002, 200_000
+    n = rng.integers(2000, 6000, n_areas).astype(float)
+    theta = rng.gamma(1 / c, c, n_areas)
+    y = rng.poisson(n * m * theta)
+    assert relative_prior_variance(y, n, prior_mean=m) == pytest.approx(c, rel=0.05)
+    # Same exposure for the posterior check, so areas with k events share one posterior.
+    n_same = np.full(n_areas, 4000.0)
+    y_same = rng.poisson(n_same * m * theta)
+    sd = log_relative_risk_sd(y_same, n_same, prior_mean=m)
+    for k in (0, 5, 12):
+        sel = y_same == k
+        assert sel.sum() > 2000
+        assert sd[sel].iloc[0] == pytest.approx(np.log(theta[sel]).std(), rel=0.06), k
+    assert log_relative_risk_sd(y_same, n_same, prior_mean=m, use_counts=False).nunique() == 1
+    # Poisson noise alone (no spread between areas): c = 0 and no extra uncertainty.
+    flat = rng.poisson(n * m)
+    assert relative_prior_variance(flat, n, prior_mean=m) == pytest.approx(0.0, abs=0.01)

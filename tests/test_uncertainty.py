@@ -112,8 +112,6 @@ def test_uncertain_band_flags_intervals_spanning_more_than_two_bands(
     assert (rate.rate_high >= fit.rate_per_1000).all()
     lo_r, hi_r = bands.band_of(rate.rate_low), bands.band_of(rate.rate_high)
     assert rate.uncertain_band.tolist() == ((hi_r - lo_r) >= 2).tolist()
-    # Without history the risk interval reflects parameter uncertainty only: narrow.
-    assert rate.uncertain_band.mean() < res.uncertain_band.mean()
     assert not simulate(fit, n_sim=50, seed=2).uncertain_band.any()
 
 
@@ -226,9 +224,7 @@ def _slow_simulate(fit: FitResult, *, n_sim: int, seed: int, share: float, rank_
     live = hh > 0
     x = fit.design.reindex(idx).to_numpy(dtype=float)[live]
     p = x.shape[1]
-    names = list(fit.design.columns)
-    h_col = names.index("history") if "history" in names else None
-    h_sd = fit.history_sd.reindex(idx).fillna(0.0).to_numpy(dtype=float)[live]
+    sd = fit.risk_sd.reindex(idx).fillna(0.0).to_numpy(dtype=float)[live]
     draws = rng.multivariate_normal(fit.params.to_numpy(dtype=float),
                                     fit.cov_params.to_numpy(dtype=float), size=n_sim,
                                     method="cholesky")
@@ -238,8 +234,8 @@ def _slow_simulate(fit: FitResult, *, n_sim: int, seed: int, share: float, rank_
         d = draws[start:start + block]
         base = x @ d[:, :p].T
         eta = base
-        if h_col is not None:
-            eta = base + d[:, h_col][None, :] * h_sd[:, None] * rng.standard_normal(base.shape)
+        if (sd > 0).any():
+            eta = base + sd[:, None] * rng.standard_normal(base.shape)
         risk[:, start:start + block] = np.exp(eta) * 1000.0
         mu = np.exp(base + np.log(hh[live])[:, None])
         if fit.family == "negative_binomial":
@@ -277,7 +273,167 @@ def test_simulate_matches_the_plain_version(world: tuple[FitResult, pd.Series]) 
                        config=ModelConfig(family="poisson", features=FEATURES, history=True))
     cols = ["pi_low", "pi_high", "p_top10", "rate_low", "rate_high"]
     for f, rank_by in ((fit, "count"), (hist, "rate")):
-        got = simulate(f, n_sim=70, seed=9, rank_by=rank_by, block=30).frame()[cols]  # type: ignore[arg-type]
+        got = simulate(f, n_sim=70, seed=9, rank_by=rank_by, block=30,  # type: ignore[arg-type]
+                       top_by="fires").frame()[cols]
         want = _slow_simulate(f, n_sim=70, seed=9, share=0.10, rank_by=rank_by, block=30)
         pd.testing.assert_frame_equal(got.astype(float), want[cols], check_exact=False,
                                       rtol=1e-12, atol=0)
+
+
+# --------------------------------------------------------------------------- rank ranges
+
+
+def _ranks_world(cov: pd.DataFrame, seed: int, tau: float
+                 ) -> tuple[pd.DataFrame, pd.Series]:
+    """Ten years of fires from a known model: covariate effects, a persistent area effect
+    (sd *tau* on the log scale, the signal past fires carry), a -3% a year trend and a
+    little year-to-year overdispersion. Returns the counts and each area's true relative
+    rate, whose order is the true ranking."""
+    rng = np.random.default_rng(seed)
+    hh = cov["households"].to_numpy()
+    x = cov[list(FEATURES)].to_numpy()
+    rel = np.exp(x @ np.array([0.02, 0.6, 0.3]) + rng.normal(-tau**2 / 2, tau, len(cov)))
+    years = range(2012, 2022)
+    alpha = 0.05
+    counts = {}
+    for k, y in enumerate(years):
+        mu = hh * 0.0006 * rel * np.exp(-0.03 * k)
+        counts[y] = rng.poisson(rng.gamma(1 / alpha, alpha * mu))
+    return pd.DataFrame(counts, index=cov.index), pd.Series(rel, index=cov.index)
+
+
+def test_rank_ranges_cover_the_true_rank_at_their_nominal_rate(london: pd.DataFrame) -> None:
+    # Independent truth: the order of the areas' true rates in a simulated service (800
+    # London areas, about one fire a year each). The 90% range of every area's rank, in
+    # the whole service and inside each of 8 groups of 100 areas, should hold its true
+    # rank in about 90% of areas. Coverage is averaged over three services for each of a
+    # weak and a strong history signal.
+    cov = london.iloc[:800]
+    groups = pd.Series(np.repeat([f"g{i}" for i in range(8)], 100), index=cov.index)
+    for tau in (0.25, 0.6):
+        service, inside_groups = [], []
+        for seed in range(3):
+            counts, rel = _ranks_world(cov, 50 + seed, tau)
+            fit = fit_predict(counts, cov, target_year=2022, config=ModelConfig(
+                features=FEATURES))
+            res = simulate(fit, n_sim=1000, seed=seed, groups={"group": groups})
+            true_rank = rel.rank(ascending=False)
+            service.append(((true_rank >= res.rank_low) & (true_rank <= res.rank_high)).mean())
+            g = res.groups["group"]
+            true_in = rel.groupby(groups).rank(ascending=False)
+            inside_groups.append(((true_in >= g.rank_low) & (true_in <= g.rank_high)).mean())
+            # the ranges say something: far narrower than "anywhere"
+            assert (res.rank_high - res.rank_low).median() < 0.75 * len(cov)
+        assert 0.85 <= np.mean(service) <= 0.95, (tau, service)
+        assert 0.85 <= np.mean(inside_groups) <= 0.95, (tau, inside_groups)
+
+
+def _certain(fit: FitResult) -> FitResult:
+    """The same fit with no parameter uncertainty and no uncertainty in any area's risk."""
+    from dataclasses import replace
+
+    # (a covariance of 1e-30 on the diagonal: the Cholesky draw needs it positive definite)
+    tiny = pd.DataFrame(np.eye(len(fit.params)) * 1e-30, index=fit.cov_params.index,
+                        columns=fit.cov_params.columns)
+    return replace(fit, cov_params=tiny, risk_sd=fit.risk_sd * 0.0)
+
+
+def test_rank_ranges_without_uncertainty_are_the_list_itself(
+        world: tuple[FitResult, pd.Series]) -> None:
+    # With no uncertainty at all every draw is the forecast: each range is the area's own
+    # rank on the list, inside the service and inside its group; the chance of the top
+    # group is 1 for the areas the list puts there and 0 for the rest; the band range is
+    # the band and the chance of the band 1.
+    fit = _certain(world[0])
+    hh = fit.households
+    groups = pd.Series(np.where(np.arange(len(hh)) % 3 == 0, "east", "west"), index=hh.index)
+    bands = classify(fit.rate_per_1000, scheme="quantiles", k=5)
+    res = simulate(fit, n_sim=40, seed=1, groups={"side": groups}, bands=bands)
+    rate = fit.rate_per_1000
+    on_list = rate.rank(ascending=False, method="first")
+    assert res.rank.tolist() == on_list.tolist()
+    assert res.rank_low.tolist() == on_list.tolist()
+    assert res.rank_high.tolist() == on_list.tolist()
+    g = res.groups["side"]
+    in_group = rate.groupby(groups).rank(ascending=False, method="first")
+    assert g.rank.tolist() == in_group.tolist()
+    assert g.rank_low.tolist() == in_group.tolist()
+    assert g.rank_high.tolist() == in_group.tolist()
+    assert g.size.tolist() == groups.map(groups.value_counts()).tolist()
+    top = top_share_mask(rate.to_numpy()[:, None], hh.to_numpy())[:, 0]
+    assert res.p_top10.tolist() == top.astype(float).tolist()
+    for side in ("east", "west"):
+        rows = (groups == side).to_numpy()
+        top_g = top_share_mask(rate.to_numpy()[rows][:, None], hh.to_numpy()[rows])[:, 0]
+        assert g.p_top[rows].tolist() == top_g.astype(float).tolist()
+    assert (res.band_low == bands.band_index).all()
+    assert (res.band_high == bands.band_index).all()
+    assert (res.band_chance == 1.0).all()
+
+
+def test_rank_draws_match_a_direct_ranking_of_every_draw() -> None:
+    # The simulation's ranking of every draw inside every group, held to pandas' rank on
+    # each draw, and the top group to top_share_mask on each group's draw.
+    from firerisk.risk.uncertainty import _rank_draws
+
+    rng = np.random.default_rng(3)
+    n, n_sim = 70, 37
+    risk = rng.gamma(2.0, 1.0, (n, n_sim))
+    hh = rng.integers(50, 400, n).astype(float)
+    members = rng.choice(np.array(["a", "b", "c"], dtype=object), n)
+    point = rng.permutation(n) + 1
+    levels = np.array([0.05, 0.95])
+    got, sorted_ranks = _rank_draws(risk, hh, point, members, 0.2, levels, block=8)
+    frame = pd.DataFrame(risk)
+    want = frame.groupby(members).rank(ascending=False).to_numpy()
+    np.testing.assert_array_equal(sorted_ranks, np.sort(want, axis=1))
+    q = np.quantile(want, levels, axis=1, method="inverted_cdf")
+    point_in = pd.Series(point).groupby(members).rank().to_numpy()
+    np.testing.assert_array_equal(got.low, np.minimum(q[0], point_in))
+    np.testing.assert_array_equal(got.high, np.maximum(q[1], point_in))
+    hits = np.zeros(n)
+    for g in "abc":
+        rows = members == g
+        hits[rows] = top_share_mask(risk[rows], hh[rows], share=0.2).sum(axis=1)
+    np.testing.assert_allclose(got.p_top, hits / n_sim)
+
+
+def test_risk_uncertainty_shrinks_with_the_fires_an_area_has_had(london: pd.DataFrame) -> None:
+    # The posterior of an area's relative risk is a gamma of shape 1/c + its past fires:
+    # more past fires, a narrower range. Without the history term the model does not use
+    # them, and every area keeps the prior's spread.
+    counts, _ = _ranks_world(london.iloc[:800], 7, 0.5)
+    cov = london.iloc[:800]
+    fit = fit_predict(counts, cov, target_year=2022, config=ModelConfig(features=FEATURES))
+    past = counts.sum(axis=1)
+    assert fit.risk_sd.corr(past, method="spearman") < -0.95
+    plain = fit_predict(counts, cov, target_year=2022,
+                        config=ModelConfig(features=FEATURES, history=False))
+    assert plain.risk_sd.nunique() == 1
+    # the prior's spread is what an area with no past fire keeps; any fire narrows it
+    assert plain.risk_sd.iloc[0] == pytest.approx(fit.risk_sd[past == 0].max(), rel=0.1)
+    assert plain.risk_sd.iloc[0] > fit.risk_sd[past > 0].max()
+
+
+def test_published_rank_ranges_only_widen_to_round_steps() -> None:
+    from firerisk.risk.uncertainty import coarse_range, rank_step
+
+    # by hand: 13-58 of 150 areas (step 5) -> 10-60; 3-7 -> 1-10 (never below 1th);
+    # 1-1 of 30 (step 1) stays; 4,987-4,994 of 4,994 (step 10) -> 4,980-4,994 (never past
+    # the last); 280-2,507 of 4,994 -> 280-2,510; no households -> missing
+    low, high = coarse_range(np.array([13, 3, 1, 4987, 280, np.nan]),
+                             np.array([58, 7, 1, 4994, 2507, np.nan]),
+                             np.array([150, 150, 30, 4994, 4994, 150]))
+    assert low.tolist() == [10, 1, 1, 4980, 280, pd.NA]
+    assert high.tolist() == [60, 10, 1, 4994, 2510, pd.NA]
+    assert [rank_step(n) for n in (30, 50, 51, 500, 501, 5000, 33755)] == [1, 1, 5, 5, 10, 10,
+                                                                           50]
+    rng = np.random.default_rng(2)
+    lo = rng.integers(1, 200, 500)
+    hi = lo + rng.integers(0, 100, 500)
+    size = np.maximum(hi, rng.integers(1, 400, 500))
+    c_lo, c_hi = coarse_range(lo, hi, size)
+    assert (c_lo.to_numpy() <= lo).all()
+    assert (c_hi.to_numpy() >= hi).all()
+    assert (c_lo.to_numpy() >= 1).all()
+    assert (c_hi.to_numpy() <= size).all()

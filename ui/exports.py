@@ -17,6 +17,9 @@ from firerisk.columns import (
     AREA_ID,
     AREA_NAME,
     BAND,
+    BAND_INDEX,
+    BAND_INDEX_HIGH,
+    BAND_INDEX_LOW,
     EXPECTED,
     HOUSEHOLDS,
     MODEL_NOTE,
@@ -24,12 +27,16 @@ from firerisk.columns import (
     PI_HIGH,
     PI_LOW,
     RANK,
+    RANK_HIGH,
+    RANK_LOW,
     RISK_PER_1000,
     UNCERTAIN_BAND,
+    group_rank_columns,
 )
 from firerisk.geo.checksum import file_sha256
 from firerisk.geo.results import Results
 from firerisk.report.sources import provenance_summary
+from firerisk.risk.explain import band_range_text, chance_text, place_text
 from firerisk.ui.bands import AS_PUBLISHED, Banding
 from firerisk.ui.text import in_forecast_year
 
@@ -37,6 +44,8 @@ __all__ = [
     "BASE_COLUMNS",
     "CHANCE",
     "DROP_REASONS",
+    "LIKELY_BAND",
+    "LIKELY_RANK",
     "RATE",
     "accounting_table",
     "data_summary_text",
@@ -56,6 +65,10 @@ __all__ = [
 RATE = "Expected fires per 1,000 households"
 #: The chance of being among the top 10% of areas (a percentage, 0-100).
 CHANCE = "Chance in top 10%"
+#: The area's place on the list with its 90% range, in words.
+LIKELY_RANK = "Likely rank (9 in 10)"
+#: The bands that range of ranks falls in.
+LIKELY_BAND = "Likely band (9 in 10)"
 #: Columns of the target list, in order (the group column, e.g. "Borough", follows "Code").
 BASE_COLUMNS = ("Rank", RATE, "Area", "Code", "Households", "Expected incidents", "90% range",
                 CHANCE, "Band", "Reasons")
@@ -139,7 +152,12 @@ def targets_table(
                             for lo, hi in zip(t[PI_LOW], t[PI_HIGH], strict=True)]
     if P_TOP10 in t.columns:
         out[CHANCE] = _whole(100 * pd.to_numeric(t[P_TOP10], errors="coerce"))
+    published = banding is None or banding.scheme == AS_PUBLISHED
+    for name, values in _rank_range_cells(results, t, group, value, published).items():
+        out[name] = values
     out["Band"] = np.asarray(band, dtype=object)
+    if published and BAND_INDEX_LOW in t.columns:
+        out[LIKELY_BAND] = _band_ranges(results, t)
     if UNCERTAIN_BAND in t.columns and (banding is None or banding.scheme == AS_PUBLISHED):
         out["Band uncertain"] = np.where(t[UNCERTAIN_BAND].fillna(False).astype(bool),
                                          "yes", "")
@@ -147,6 +165,44 @@ def targets_table(
     if MODEL_NOTE in t.columns and t[MODEL_NOTE].fillna("").astype(str).str.strip().any():
         out["Model note"] = t[MODEL_NOTE].fillna("").astype(str).to_numpy()
     return out.reset_index(drop=True)
+
+
+def _rank_range_cells(results: Results, t: pd.DataFrame, group: str | None,
+                      value: str | None, published: bool) -> dict[str, list[str]]:
+    """The likely rank in words (inside the chosen group when there is one, else in the
+    whole service) and, for a group, the chance of its top 10%; empty when the results
+    hold no ranges (public output, older files)."""
+    out: dict[str, list[str]] = {}
+    if group is not None and value is not None:
+        rank_col, low_col, high_col, top_col = group_rank_columns(group)
+        if {rank_col, low_col, high_col} <= set(t.columns):
+            n = len(t)
+            out[LIKELY_RANK] = [place_text(r, lo, hi, of=n, where=str(value)) for r, lo, hi in
+                                zip(t[rank_col], t[low_col], t[high_col], strict=True)]
+        if top_col in t.columns:
+            out[f"Chance in {value}'s top 10%"] = [
+                chance_text(p) for p in pd.to_numeric(t[top_col], errors="coerce")]
+        return out
+    if {RANK_LOW, RANK_HIGH} <= set(t.columns):
+        n = len(results.targets)
+        out[LIKELY_RANK] = [place_text(r, lo, hi, of=n) for r, lo, hi in
+                            zip(t[RANK], t[RANK_LOW], t[RANK_HIGH], strict=True)]
+    return out
+
+
+def _band_ranges(results: Results, t: pd.DataFrame) -> list[str]:
+    """The published bands the likely rank falls in ("High to Very high")."""
+    breaks = results.band_breaks
+    labels: dict[int, str] = {}
+    if {BAND_INDEX, "label"} <= set(breaks.columns):
+        labels = dict(zip(breaks[BAND_INDEX].astype(int), breaks["label"].astype(str),
+                          strict=True))
+
+    def label(v: Any) -> str | None:
+        return None if pd.isna(v) else labels.get(int(v))
+
+    return [band_range_text(label(lo), label(hi))
+            for lo, hi in zip(t[BAND_INDEX_LOW], t[BAND_INDEX_HIGH], strict=True)]
 
 
 def _whole(values: pd.Series) -> Any:
@@ -232,6 +288,10 @@ def targets_csv(
                  else f"Bands: {scheme}."),
         _comment(f"Inputs: {provenance_summary(results)}"),
     ]
+    if LIKELY_RANK in table.columns:
+        lines.insert(-1, _comment(
+            f"{LIKELY_RANK}: the range that holds the area's rank in 9 of 10 simulations of "
+            "the model's uncertainty (ends rounded outward)."))
     generated = find_run_value(results, "generated_at")
     if generated:
         lines.append(_comment(f"Results generated {generated} from {results.path.name}"))

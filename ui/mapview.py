@@ -52,10 +52,15 @@ from firerisk.columns import (
     P_TOP10,
     PI_HIGH,
     PI_LOW,
+    RANK,
+    RANK_HIGH,
+    RANK_LOW,
     RISK_PER_1000,
     UNCERTAIN_BAND,
+    group_rank_columns,
 )
 from firerisk.geo.results import Results
+from firerisk.risk.explain import place_text
 from firerisk.ui.bands import AS_PUBLISHED, Banding
 from firerisk.ui.text import in_forecast_year
 
@@ -685,6 +690,7 @@ def area_properties(table: pd.DataFrame, *, positions: Sequence[int] | np.ndarra
         columns["p"] = _text(100 * table[P_TOP10].astype(float), "{:.0f}%")
     if UNCERTAIN_BAND in cols:
         columns["u"] = [int(bool(v)) for v in table[UNCERTAIN_BAND].fillna(False)]
+    columns.update(_place_properties(table))
     if RISK_PER_1000 in cols:
         columns["r"] = _text(table[RISK_PER_1000].astype(float), "{:,.2f}")
     if OBS_RECENT in cols:
@@ -695,6 +701,36 @@ def area_properties(table: pd.DataFrame, *, positions: Sequence[int] | np.ndarra
         columns["d"] = _text(dec, "{:.0f}")
     keys = list(columns)
     return [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+
+
+def _ranged_group(columns: Iterable[str]) -> str | None:
+    """The grouping label (alphabetically first) whose in-group ranges of ranks the results
+    hold."""
+    names = {str(c) for c in columns}
+    for col in sorted(names):
+        head, tail = "rank_in_", "_low"
+        if col.startswith(head) and col.endswith(tail) and len(col) > len(head + tail):
+            label = col[len(head):-len(tail)]
+            if set(group_rank_columns(label)[:3]) <= names:
+                return label
+    return None
+
+
+def _place_properties(table: pd.DataFrame) -> dict[str, list[str]]:
+    """Hover texts of the area's rank with its likely range: ``s`` in the whole service,
+    ``t`` inside its group (the first grouping column with ranges), HTML-escaped."""
+    out: dict[str, list[str]] = {}
+    cols = set(table.columns)
+    if {RANK, RANK_LOW, RANK_HIGH} <= cols:
+        out["s"] = [_esc(place_text(r, lo, hi, of=None)) for r, lo, hi in
+                    zip(table[RANK], table[RANK_LOW], table[RANK_HIGH], strict=True)]
+    label = _ranged_group(table.columns)
+    if label is not None and label in cols:
+        rank_col, low_col, high_col, _ = group_rank_columns(label)
+        out["t"] = [_esc(place_text(r, lo, hi, of=None, where=str(g))) for r, lo, hi, g in
+                    zip(table[rank_col], table[low_col], table[high_col], table[label],
+                        strict=True)]
+    return out
 
 
 def tooltip_fields(columns: Iterable[str], style: LayerStyle, *,
@@ -720,6 +756,11 @@ def tooltip_fields(columns: Iterable[str], style: LayerStyle, *,
         fields.append(["e", _expected_label(year, with_range={PI_LOW, PI_HIGH} <= cols)])
     if P_TOP10 in cols:
         fields.append(["p", "Chance of being in the top 10%"])
+    ranged = _ranged_group(cols)
+    if ranged is not None and ranged in cols:
+        fields.append(["t", f"Rank in its {ranged.replace('_', ' ')}"])
+    if {RANK, RANK_LOW, RANK_HIGH} <= cols:
+        fields.append(["s", "Rank in the whole service"])
     return [[key, _esc(label)] for key, label in fields]
 
 

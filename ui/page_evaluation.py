@@ -22,12 +22,16 @@ from firerisk.ui.text import md_escape
 __all__ = [
     "RANKING_HELP",
     "RANKING_NAMES",
-    "ceiling_sentence",
+    "SIMPLE_RULES",
+    "calibration_sentence",
+    "calibration_table",
     "curve_chart_data",
     "curve_chart_spec",
     "factor_sentences",
+    "group_quality",
     "headline",
     "model_facts",
+    "reference_sentence",
     "render",
     "scope_note",
     "summary_table",
@@ -40,24 +44,28 @@ RANKING_NAMES = {
     "history_5y": "Count over the previous years",
     "eb_rate": "Smoothed rate over the previous years",
     "imd": "Deprivation (IMD) alone",
-    "stable_rate": "Stable rate (ceiling, uses future years)",
+    "stable_rate": "Average of the other years' rates (future years included)",
     "random": "Random order",
 }
 
 #: What each ranking is, in one sentence.
 RANKING_HELP = {
-    "model": "The model's expected fires per 1,000 households in the year that followed "
-             "(the method of this atlas's list).",
+    "model": "The model's expected fires per 1,000 households, made from the years before "
+             "each test year only (the method of this atlas's list).",
     "last_year": "Areas with the most dwelling fires in the year before, first.",
     "history_5y": "Areas with the most dwelling fires over the five years before, first.",
     "eb_rate": "The fire rate per household over the five years before, with small areas' "
                "rates pulled toward the average so that one bad year does not put them on top.",
     "imd": "The most deprived areas first (the Index of Multiple Deprivation score), with no "
            "fire data at all — the common 'most deprived 20%' rule.",
-    "stable_rate": "Each area's fire rate in every other year, including later ones. Nobody "
-                   "could make this list in advance: it shows how well a list built on areas' "
-                   "long-run rates could ever do.",
+    "stable_rate": "Each area's average fire rate over every other year, later years "
+                   "included: a reference nobody could have made in advance, and not an upper "
+                   "limit, because one area's own years are a noisy guide to its risk.",
 }
+
+#: The simple rules a service could use without the model (the model is compared with the
+#: best of them; the "other years" reference uses future years, so it is not one).
+SIMPLE_RULES = ("last_year", "history_5y", "eb_rate", "imd")
 
 _PCT = re.compile(r"capture_(\d+)")
 
@@ -95,7 +103,7 @@ def curve_chart_data(curve: pd.DataFrame) -> pd.DataFrame | None:
     return wide
 
 
-#: Line colours: the model stands out; the ceiling and random order are dashed references.
+#: Line colours: the model stands out; the other-years reference and random order are dashed.
 _CURVE_STYLE = {
     "model": ("#b30000", 3.5, (1, 0)),
     "last_year": ("#f4a259", 1.5, (1, 0)),
@@ -109,7 +117,7 @@ _CURVE_STYLE = {
 
 def curve_chart_spec(wide: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Long data and a Vega-Lite spec for the capture curve (from :func:`curve_chart_data`):
-    the model's line thick and dark red, the ceiling and random order dashed."""
+    the model's line thick and dark red, the other-years reference and random order dashed."""
     long = (wide.reset_index(names=HOUSEHOLDS)
             .melt(id_vars=HOUSEHOLDS, var_name="list", value_name="fires")
             .dropna())
@@ -223,8 +231,15 @@ def scope_note(results: Results, selection: Any) -> str:
     text = (f"This page covers {where}: the test ranked every area together, so its "
             "figures are for the whole list.")
     if not selection.is_all and selection.column:
-        text += (f" The {selection.column.replace('_', ' ')} picked in the sidebar "
-                 f"({selection.value}) does not change anything on this page.")
+        groups = results.run.get("evaluation", {}).get("groups")
+        words = selection.column.replace("_", " ")
+        if isinstance(groups, dict) and groups.get("label") == selection.column:
+            text += (f" The {words} picked in the sidebar ({selection.value}) does not change "
+                     f"the figures for the whole service; its own row comes first under "
+                     f"“Inside each {words}”.")
+        else:
+            text += (f" The {words} picked in the sidebar ({selection.value}) does not change "
+                     "anything on this page.")
     return text
 
 
@@ -239,21 +254,109 @@ def _origins(results: Results) -> int | None:
     return n if n > 0 and rest == 0 else None
 
 
-def ceiling_sentence(evaluation: pd.DataFrame, *, k: int = 10) -> str | None:
-    """How the model compares with the stable-rate ceiling, if both are recorded."""
-    model, ceiling = _capture(evaluation, "model", k), _capture(evaluation, "stable_rate", k)
-    if model is None or ceiling is None:
+def reference_sentence(evaluation: pd.DataFrame, *, k: int = 10) -> str | None:
+    """How the model compares with the average of each area's other years (future years
+    included), if both are recorded: a reference, not a ceiling."""
+    model, ref = _capture(evaluation, "model", k), _capture(evaluation, "stable_rate", k)
+    if model is None or ref is None:
         return None
-    gap = 100 * (ceiling - model)
+    gap = 100 * (ref - model)
     if abs(gap) < 0.5:
         how = "about as well as"
     elif gap > 0:
         how = f"{gap:.1f} percentage points below"
     else:
         how = f"{-gap:.1f} percentage points above"
-    return (f"The list did {how} a list built on each area's long-run fire rate "
-            f"({100 * ceiling:.0f}%), which nobody could have made in advance because it uses "
-            "later years too. Fires are partly chance: no list can find every one.")
+    return (f"The list did {how} a list built on each area's average fire rate in the other "
+            f"years ({100 * ref:.0f}%), later years included. Nobody could make that list in "
+            "advance, and it is not the best possible list either: one area's own years are a "
+            "noisy guide to its risk. Fires are partly chance: no list can find every one.")
+
+
+def calibration_table(results: Results) -> pd.DataFrame | None:
+    """The model's forecast beside what happened, decile by decile, from the run layer.
+
+    Areas are put in tenths by the size of their forecast in each test year (1 = the
+    smallest forecasts) and pooled over the test years. None when not recorded.
+    """
+    pooled = results.run.get("evaluation", {}).get("pooled", {})
+    calib = pooled.get("model", {}).get("calibration") if isinstance(pooled, dict) else None
+    if not isinstance(calib, list) or not calib:
+        return None
+    rows = []
+    for c in calib:
+        pred, obs = _num(c.get("mean_predicted")), _num(c.get("mean_observed"))
+        err = None if pred is None or not obs else pred / obs - 1
+        rows.append({"Tenth of areas (1 = lowest forecast)": int(c.get("decile", 0)),
+                     "Area-years": int(c.get("areas", 0)),
+                     "Forecast fires per area": "n/a" if pred is None else f"{pred:.3f}",
+                     "Fires that happened per area": "n/a" if obs is None else f"{obs:.3f}",
+                     "Forecast against what happened": "n/a" if err is None else
+                     f"{100 * err:+.1f}%"})
+    return pd.DataFrame(rows)
+
+
+def calibration_sentence(results: Results, *, limit: float = 0.05) -> str | None:
+    """The worst tenth's error in one sentence (None when not recorded)."""
+    pooled = results.run.get("evaluation", {}).get("pooled", {})
+    calib = pooled.get("model", {}).get("calibration") if isinstance(pooled, dict) else None
+    if not isinstance(calib, list) or not calib:
+        return None
+    errs = [(int(c["decile"]), p / o - 1) for c in calib
+            if (p := _num(c.get("mean_predicted"))) is not None
+            and (o := _num(c.get("mean_observed")))]
+    if not errs:
+        return None
+    decile, worst = max(errs, key=lambda e: abs(e[1]))
+    within = all(abs(e) <= limit for _, e in errs)
+    return (f"Crews can plan from the forecast fires, not only the order: in every tenth of "
+            f"areas the forecast was {'within' if within else 'not always within'} "
+            f"{100 * limit:.0f}% of the fires that happened (the furthest: tenth {decile}, "
+            f"{100 * worst:+.1f}%).")
+
+
+def group_quality(results: Results, selection: Any = None) -> tuple[pd.DataFrame, str] | None:
+    """The share of fires found inside each group (for example each borough), ranking only
+    that group's areas, beside the whole service's figure.
+
+    Returns the table (the group picked in the sidebar, if any, first) and the group label;
+    None when the backtest was run without groups.
+    """
+    doc = results.run.get("evaluation", {}).get("groups")
+    if not isinstance(doc, dict) or not doc.get("rows"):
+        return None
+    label = str(doc.get("label") or "group")
+    k = int(doc.get("k") or 10)
+    frame = pd.DataFrame(doc["rows"])
+    wide = frame.pivot_table(index="group", columns="ranking", values="capture")
+    areas = frame.groupby("group")["areas"].first()
+    rules = [r for r in SIMPLE_RULES if r in wide.columns]
+    pooled = results.run.get("evaluation", {}).get("pooled", {})
+
+    def service(name: str) -> float | None:
+        doc_r = pooled.get("model") if name == "model" else pooled.get("baselines", {}).get(name)
+        return _num(doc_r.get(f"capture_{k}")) if isinstance(doc_r, dict) else None
+
+    def pct(v: Any) -> str:
+        v = _num(v)
+        return "n/a" if v is None else f"{100 * v:.1f}%"
+
+    # One rule for every group: the simple rule that did best over the whole service
+    # (picking each group's best rule after the fact would flatter the rules).
+    best = max(rules, key=lambda r: service(r) or -1.0, default=None)
+    head = label.replace("_", " ").capitalize()
+    rule_col = "Best simple rule" if best is None else f"{_name(best)} (best simple rule)"
+    rows = [{head: str(g), "Areas": int(areas[g]),
+             "This list": pct(wide.at[g, "model"]) if "model" in wide else "n/a",
+             rule_col: "n/a" if best is None else pct(wide.at[g, best])} for g in wide.index]
+    rows.append({head: "Whole service", "Areas": int(areas.sum()),
+                 "This list": pct(service("model")),
+                 rule_col: "n/a" if best is None else pct(service(best))})
+    table = pd.DataFrame(rows)
+    if selection is not None and not selection.is_all and selection.column == label:
+        first = table.iloc[:, 0] == str(selection.value)
+        table = pd.concat([table[first], table[~first]], ignore_index=True)
+    return table, label
 
 
 def _factor_step(unit: str) -> tuple[float, str]:
@@ -282,6 +385,18 @@ def factor_sentences(results: Results) -> list[str]:
         if name in ("const", "Intercept", "intercept"):
             out.append(f"An area at the service average on every factor: about "
                        f"{1000 * math.exp(est):.2f} dwelling fires per 1,000 households a year.")
+            continue
+        if name == "year_trend":
+            change = 100 * (math.exp(est) - 1)
+            text = (f"Across the whole service, about {abs(change):.0f}% "
+                    f"{'fewer' if change < 0 else 'more'} dwelling fires each year than the "
+                    "year before (the trend the forecast carries on by one year")
+            if lo is not None and hi is not None:
+                text += (f"; 95% interval {100 * (math.exp(lo) - 1):+.0f}% to "
+                         f"{100 * (math.exp(hi) - 1):+.0f}%")
+            out.append(text + ").")
+            continue
+        if name.startswith("year_"):  # one level per fitted year: not a factor of areas
             continue
         if name in ("history", "neighbours_history"):
             step, what = math.log(2.0), (
@@ -401,9 +516,9 @@ def render() -> None:
         sentence = headline(evaluation)
         if sentence:
             st.success(md_escape(sentence))
-        ceiling = ceiling_sentence(evaluation)
-        if ceiling:
-            st.write(md_escape(ceiling))
+        reference = reference_sentence(evaluation)
+        if reference:
+            st.write(md_escape(reference))
 
         table = summary_table(evaluation)
         if table is not None:
@@ -433,6 +548,9 @@ def render() -> None:
                            "areas. An interval "
                            "that stays above 0 means the model did better beyond chance.")
                 st.dataframe(diffs, hide_index=True, width="stretch")
+
+    _render_quality_by_group(results)
+    _render_calibration(results)
 
     if curve is not None:
         data = curve_chart_data(curve)
@@ -473,6 +591,37 @@ def render() -> None:
     if comparison is not None:
         with st.expander("Model variants compared (for analysts)"):
             st.dataframe(comparison, hide_index=True, width="stretch")
+
+
+def _render_quality_by_group(results: Results) -> None:
+    """Within-group capture: a station manager ranks only their own areas."""
+    found = group_quality(results, state.selection(results))
+    if found is None:
+        return
+    table, label = found
+    words = label.replace("_", " ")
+    st.subheader(f"Inside each {words}")
+    st.caption(md_escape(
+        f"A {words} visits its own areas: here each {words}'s areas were ranked on their own, "
+        f"and this is the share of its following-year fires found in its top areas holding "
+        f"10% of its households, over all the test years. The whole service's figure is "
+        f"beside them. Small {words}s have few fires, so their figures move a lot by chance."))
+    st.dataframe(table, hide_index=True, width="stretch")
+
+
+def _render_calibration(results: Results) -> None:
+    """Forecast fires against what happened, tenth by tenth of the forecast."""
+    table = calibration_table(results)
+    if table is None:
+        return
+    st.subheader("Are the forecast numbers right?")
+    sentence = calibration_sentence(results)
+    if sentence:
+        st.write(md_escape(sentence))
+    st.caption("Each test year, areas were put in ten equal groups by the size of their "
+               "forecast; this compares the forecast with the fires that happened, per area, "
+               "over all the test years.")
+    st.dataframe(table, hide_index=True, width="stretch")
 
 
 if __name__ == "__main__":

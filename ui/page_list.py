@@ -7,10 +7,11 @@ import re
 
 import streamlit as st
 
+from firerisk.risk.explain import top_chance_note
 from firerisk.ui import state
 from firerisk.ui.bands import AS_PUBLISHED
 from firerisk.ui.downloads import render_downloads
-from firerisk.ui.exports import CHANCE, RATE, targets_csv, targets_table
+from firerisk.ui.exports import CHANCE, LIKELY_BAND, LIKELY_RANK, RATE, targets_csv, targets_table
 from firerisk.ui.text import in_forecast_year, md_escape
 
 __all__ = ["render"]
@@ -53,11 +54,18 @@ def render() -> None:
         "Expected incidents": st.column_config.NumberColumn(
             format="%.1f", help=f"Dwelling fires the model expects in the whole area {when}."),
         CHANCE: st.column_config.NumberColumn(
-            format="%.0f%%", help="How often the area lands in the top 10% when the "
-            "model's uncertainty is taken into account"),
+            format="%.0f%%", help="How often the area's risk puts it among the top areas "
+            "holding 10% of the service's households, over the simulations of the model's "
+            "uncertainty"),
         "Reasons": st.column_config.TextColumn(width="large"),
+        LIKELY_RANK: st.column_config.TextColumn(
+            width="medium", help="The range that holds the area's rank in 9 of 10 "
+            "simulations of the model's uncertainty (ends rounded outward)."),
+        LIKELY_BAND: st.column_config.TextColumn(
+            help="The bands that likely range of ranks falls in."),
     }
     st.dataframe(table, hide_index=True, column_config=config, width="stretch", height=520)
+    _uncertainty_note(results, table, value)
 
     profile_name = str(results.run.get("profile", {}).get("name", "areas"))
     st.download_button(
@@ -77,6 +85,23 @@ def render() -> None:
     st.divider()
     st.caption("Data sources")
     st.text(results.attribution())
+
+def _uncertainty_note(results: object, table: object, value: str | None) -> None:
+    """What the likely rank and the chance of the top 10% mean, for the group shown."""
+    columns = getattr(table, "columns", ())
+    if LIKELY_RANK not in columns:
+        return
+    where = value or "the whole service area"
+    sims = None
+    model = getattr(results, "run", {}).get("model", {})
+    if isinstance(model, dict):
+        sims = model.get("simulations")
+    st.caption(md_escape(
+        f"“{LIKELY_RANK}”: the model's estimates are uncertain, most of all for areas with "
+        f"few homes or few past fires. In 9 of 10 simulations of that uncertainty the "
+        f"area's rank in {where} fell inside this range: a narrow range is a firm place on "
+        "the list, a wide one a place to check locally. "
+        + (top_chance_note(where, simulations=sims) if value else "")))
 
 if __name__ == "__main__":
     render()
