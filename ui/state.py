@@ -217,7 +217,7 @@ class MapFiles:
     Attributes
     ----------
     script : str
-        The map script (:data:`ui.mapview.AREA_MAP_JS`).
+        The map script (``ui/js/areamap.js``, :func:`ui.mapview.area_map_js`).
     areas : str or None
         One file with every area and the group outlines (``None`` when *split*).
     overview : str or None
@@ -251,7 +251,7 @@ def _folder(sha256: str, tolerance: float) -> str:
 def map_script() -> str:
     """Write the map script into ``static/cache`` once; its path below ``static/``."""
     relative = f"{CACHE_FOLDER}/{mapview.script_name()}"
-    _write_once(STATIC_DIR / relative, lambda: mapview.AREA_MAP_JS.encode("utf-8"))
+    _write_once(STATIC_DIR / relative, lambda: mapview.area_map_js().encode("utf-8"))
     return relative
 
 
