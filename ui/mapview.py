@@ -58,6 +58,7 @@ from firerisk.columns import (
     UNCERTAIN_BAND,
 )
 from firerisk.geo.results import Results
+from firerisk.risk.bands import band_of
 from firerisk.ui.bands import AS_PUBLISHED, Banding
 from firerisk.ui.text import in_forecast_year
 
@@ -84,7 +85,6 @@ __all__ = [
     "area_map_js",
     "area_properties",
     "available_layers",
-    "band_of_rates",
     "band_ranges",
     "base_map",
     "class_string",
@@ -735,18 +735,6 @@ def group_summary(areas: pd.DataFrame, column: str) -> pd.DataFrame:
     return out
 
 
-def band_of_rates(rates: Any, upper: Sequence[float]) -> np.ndarray:
-    """Band (1..k) of each rate under bands with these upper bounds, the same rule as
-    ``risk.bands`` (a rate equal to an upper bound belongs to the lower band; rates past the
-    ends go to the first or last band); 0 for a missing rate."""
-    r = np.asarray(rates, dtype=float)
-    if len(upper) == 0:
-        return np.zeros(r.shape, dtype=int)
-    band = np.searchsorted(np.asarray(upper[:-1], dtype=float), np.nan_to_num(r),
-                           side="left") + 1
-    return np.where(np.isfinite(r), band, 0).astype(int)
-
-
 def _round_half_up(values: np.ndarray) -> np.ndarray:
     return np.floor(np.nan_to_num(values) + 0.5)
 
@@ -764,7 +752,7 @@ def group_classes(summary: pd.DataFrame, layer: str, *, banding: Banding,
     rate = summary["rate"].to_numpy(dtype=float)
     if layer == BAND:
         if np.isfinite(rate).any():
-            return band_of_rates(rate, banding.upper)
+            return band_of(rate, banding.upper)
         mean = summary["band_mean"].to_numpy(dtype=float)
         k = len(banding.labels)
         return np.where(np.isfinite(mean), np.clip(_round_half_up(mean), 1, k),
@@ -772,7 +760,7 @@ def group_classes(summary: pd.DataFrame, layer: str, *, banding: Banding,
     if layer == "rate":
         if rate_banding is None:
             raise ValueError("the rate layer needs rate_banding")
-        return band_of_rates(rate, rate_banding.upper)
+        return band_of(rate, rate_banding.upper)
     if layer == "imd":
         imd = summary["imd"].to_numpy(dtype=float)
         return np.where(np.isfinite(imd), np.clip(_round_half_up(imd), 1, 10),
