@@ -9,6 +9,8 @@ Commands::
     firerisk report   --results RESULTS.gpkg --out map.pdf [--group COLUMN --value VALUE]
     firerisk atlas    --results RESULTS.gpkg --by COLUMN --out atlas.pdf
     firerisk explainer --results RESULTS.gpkg --area AREA_ID --out leaflet.pdf
+    firerisk app      [--results RESULTS.gpkg] [--port 8501] [--public] [--cache-dir DIR]
+    firerisk sample   --out DIR
 
 Bad input exits with status 2 and a short, plain message; ``--debug`` shows the traceback.
 """
@@ -154,6 +156,33 @@ def _cmd_explainer(args: argparse.Namespace, progress: _Progress) -> int:
     return _write(args.out, explainer_pdf_bytes(results, area_id=args.area, contact=contact))
 
 
+def _cmd_app(args: argparse.Namespace, progress: _Progress) -> int:
+    from firerisk.serve import plan_app, serve
+
+    plan = plan_app(results=args.results, port=args.port, public=args.public,
+                    cache_dir=args.cache_dir, address=args.address)
+    return serve(plan, progress=progress)
+
+
+def _cmd_sample(args: argparse.Namespace, progress: _Progress) -> int:
+    import shutil
+
+    from firerisk.errors import InputFileError, Problem
+    from firerisk.paths import SAMPLE_FILES, sample_dir
+
+    out = Path(args.out)
+    clash = [name for name in SAMPLE_FILES if (out / name).exists()]
+    if clash:
+        raise InputFileError([Problem(str(out / clash[0]), "already exists; sample never "
+                                      "overwrites a file.", "choose another --out folder.")])
+    out.mkdir(parents=True, exist_ok=True)
+    for name in SAMPLE_FILES:
+        shutil.copyfile(sample_dir() / name, out / name)
+    print(f"Wrote the London sample into {out}\nNext: firerisk build --config "
+          f"{out / 'london.toml'} --out {out / 'london.gpkg'}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="firerisk",
@@ -214,6 +243,27 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--out", required=True)
     x.add_argument("--contact", default=None, help="who residents should contact")
     x.set_defaults(func=_cmd_explainer)
+
+    a = sub.add_parser("app", help="serve the dashboard (map, list, downloads) in a browser")
+    a.add_argument("--results", default=None,
+                   help="results GeoPackage to show (default: the London sample, built into "
+                        "the cache folder on first start)")
+    a.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    a.add_argument("--public", action="store_true",
+                   help="a server for the public: listens on every network interface and "
+                        "serves only results built with --mode public")
+    a.add_argument("--address", default=None,
+                   help="address to listen on (default 127.0.0.1, this machine only; "
+                        "0.0.0.0 with --public)")
+    a.add_argument("--cache-dir", default=None,
+                   help="folder for the app's caches (default: $FIRERISK_CACHE_DIR, else "
+                        "the per-user cache folder)")
+    a.set_defaults(func=_cmd_app)
+
+    s = sub.add_parser("sample", help="copy the London sample data and its profile into a "
+                                      "folder")
+    s.add_argument("--out", required=True, help="folder to copy the sample into")
+    s.set_defaults(func=_cmd_sample)
     return parser
 
 

@@ -19,11 +19,13 @@ from streamlit.testing.v1 import AppTest
 
 from firerisk.geo.results import Results, read_results, write_results
 from firerisk.ui import mapview, state
-from firerisk.ui.assets import STATIC_DIR
 from firerisk.ui.bands import Banding, published_banding
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
+#: What Streamlit serves at /app/static for APP (static/ beside the main script), where the
+#: app under AppTest writes the map's files.
+STATIC_DIR = ROOT / "static"
 
 
 # ------------------------------------------------------------------------- tiny hand cases

@@ -23,8 +23,8 @@
 
   // ------------------------------------------------------------------ state
   var files = {}, fails = {}, retry = {}, parts = [];
-  var S = {map: null, table: null, token: 0, areas: null, groups: null, outlines: null,
-           ov: null, view: null, note: null, queued: false};
+  var S = {map: null, table: null, token: 0, done: 0, inflight: 0, areas: null, groups: null,
+           outlines: null, ov: null, view: null, note: null, queued: false};
 
   function look() { return (S.table && S.table.look) || {}; }
 
@@ -48,10 +48,12 @@
     var f = files[url];
     if (f) { return f.promise; }
     f = files[url] = {url: url, data: null, layers: null, outline: null};
+    S.inflight++;
     f.promise = fetch(url, {credentials: "same-origin"}).then(function (r) {
       if (!r.ok) { throw new Error("HTTP " + r.status + " for " + url); }
       return r.json();
-    }).then(function (data) { f.data = data; return f; }, function (err) {
+    }).then(function (data) { S.inflight--; f.data = data; return f; }, function (err) {
+      S.inflight--;
       delete files[url];
       fails[url] = (fails[url] || 0) + 1;
       throw err;
@@ -231,7 +233,8 @@
       fit(T);
       detail(token);
       updateParts(T);
-    }).catch(function (err) { failed(T.ov, err); });
+      S.done = token;
+    }).catch(function (err) { S.done = token; failed(T.ov, err); });
   }
 
   // ------------------------------------------------------------------ area mode
@@ -254,7 +257,8 @@
       sync(S.outlines, outlines);
       fit(T);
       updateParts(T);
-    }).catch(function (err) { failed(T.load.join(", "), err); });
+      S.done = token;
+    }).catch(function (err) { S.done = token; failed(T.load.join(", "), err); });
   }
 
   // ------------------------------------------------------------------ set-up and parts
@@ -300,7 +304,12 @@
     if (T.mode === "overview") { renderOverview(T, token); } else { renderAreas(T, token); }
   }
 
-  var api = {render: render, extend: extend, decode: decode, pane: pane, version: 2,
-             state: S, files: files};
+  // Whether the last table has been drawn and no file is being fetched (tests wait for it).
+  function idle() {
+    return S.table !== null && S.done === S.token && S.inflight === 0 && !S.queued;
+  }
+
+  var api = {render: render, extend: extend, decode: decode, pane: pane, idle: idle,
+             version: 2, state: S, files: files};
   window.FireRiskMap = api;
 })();
