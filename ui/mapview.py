@@ -39,9 +39,8 @@ import pandas as pd
 import shapely
 from branca.element import Figure, MacroElement
 from jinja2 import Template
-from matplotlib import colormaps
-from matplotlib.colors import to_hex
 
+from firerisk import legend
 from firerisk.columns import (
     AREA_ID,
     AREA_NAME,
@@ -58,6 +57,13 @@ from firerisk.columns import (
     UNCERTAIN_BAND,
 )
 from firerisk.geo.results import Results
+from firerisk.legend import (
+    BORDER_COLOUR,
+    BORDER_WEIGHT,
+    FILL_OPACITY,
+    NO_DATA_COLOUR,
+    sequential_colours,
+)
 from firerisk.risk.bands import band_of
 from firerisk.ui.bands import AS_PUBLISHED, Banding
 from firerisk.ui.text import in_forecast_year
@@ -116,15 +122,12 @@ LAYERS: dict[str, str] = {
 }
 
 BACKGROUND = "#eceff1"
-NO_DATA_COLOUR = "#b0b0b0"
 #: Fill, legend label and tooltip text of areas whose recorded count is withheld ("[c]").
 HIDDEN_COLOUR = "#9ecae1"
 HIDDEN_LABEL = "Hidden to protect privacy (small numbers)"
 HIDDEN_TEXT = "hidden (small numbers)"
-#: How the map script draws: area borders, the hovered area, the group outlines.
-BORDER_COLOUR = "#ffffff"
-BORDER_WEIGHT = 0.6
-FILL_OPACITY = 0.85
+#: How the map script draws: area borders and fills (``firerisk.legend``, shared with the
+#: QGIS style of the results file), the hovered area, the group outlines.
 HOVER_COLOUR = "#000000"
 HOVER_WEIGHT = 2.0
 OUTLINE_COLOUR = "#37474f"
@@ -159,15 +162,6 @@ _CLASS_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
 # one Jinja environment; make its JSON compact (still valid, HTML-safe JSON).
 folium.GeoJson._template.environment.policies["json.dumps_kwargs"] = {
     "sort_keys": True, "separators": (",", ":")}
-
-
-def sequential_colours(k: int, *, palette: str = "YlOrRd") -> list[str]:
-    """*k* colours from a colour-blind-safe sequential palette (ColorBrewer YlOrRd, viridis)."""
-    cmap = colormaps[palette]
-    # YlOrRd runs light to dark; viridis runs dark to light (used for IMD, class 1 = most
-    # deprived = darkest). The palette's extreme ends are skipped (too pale / too dark).
-    stops = np.linspace(0.12, 0.95, k) if palette != "viridis" else np.linspace(0.0, 0.92, k)
-    return [to_hex(cmap(float(x))) for x in stops]
 
 
 @dataclass(frozen=True)
@@ -221,20 +215,12 @@ def _fmt_range(lo: float, hi: float) -> str:
     return f"{lo:,.1f} to {hi:,.1f}"
 
 
-def _fmt_rate(v: float) -> str:
-    """A band limit as the PDF legend prints it (two decimals below 1, else one)."""
-    return f"{v:.2f}" if abs(v) < 1 else f"{v:.1f}"
-
-
 def band_ranges(banding: Banding) -> tuple[str, ...]:
     """``"1.8–5.6"`` for each band of *banding* (expected fires per 1,000 households); empty
-    when any limit is missing (public results hide them)."""
-    lows, highs = np.asarray(banding.lower, dtype=float), np.asarray(banding.upper, dtype=float)
-    if not len(banding.labels) or len(lows) != len(banding.labels) or \
-            len(highs) != len(banding.labels) or not (np.isfinite(lows).all()
-                                                      and np.isfinite(highs).all()):
+    when any limit is missing (public results hide them). See ``firerisk.legend``."""
+    if len(banding.lower) != len(banding.labels):
         return ()
-    return tuple(f"{_fmt_rate(lo)}–{_fmt_rate(hi)}" for lo, hi in zip(lows, highs, strict=True))
+    return legend.band_ranges(banding.lower, banding.upper)
 
 
 def _is_withheld(text: Any) -> bool:
