@@ -9,6 +9,7 @@ Commands::
     firerisk report   --results RESULTS.gpkg --out map.pdf [--group COLUMN --value VALUE]
     firerisk atlas    --results RESULTS.gpkg --by COLUMN --out atlas.pdf
     firerisk explainer --results RESULTS.gpkg --area AREA_ID --out leaflet.pdf
+    firerisk export   --results RESULTS.gpkg --format xlsx|csv --out FILE [--group COLUMN --value VALUE]
     firerisk app      [--results RESULTS.gpkg] [--port 8501] [--public] [--cache-dir DIR]
     firerisk sample   --out DIR
 
@@ -156,6 +157,47 @@ def _cmd_explainer(args: argparse.Namespace, progress: _Progress) -> int:
     return _write(args.out, explainer_pdf_bytes(results, area_id=args.area, contact=contact))
 
 
+def _cmd_export(args: argparse.Namespace, progress: _Progress) -> int:
+    from firerisk.errors import Problem, ReportRequestError
+    from firerisk.geo.results import read_results
+    from firerisk.ui.bands import AS_PUBLISHED, classify_rates
+    from firerisk.ui.exports import targets_csv, targets_xlsx
+
+    if (args.group is None) != (args.value is None):
+        raise ReportRequestError("give --group and --value together, e.g. --group borough "
+                                 "--value Camden")
+    results = read_results(args.results)
+    if args.group is not None:
+        values = set(results.targets[args.group].astype(str)) \
+            if args.group in results.targets.columns else set()
+        if args.group not in results.group_columns or args.value not in values:
+            known = ", ".join(results.group_columns) or "none"
+            raise ReportRequestError([Problem(
+                str(args.results), f"no areas with {args.group} = {args.value!r} (group "
+                f"columns: {known}).", "give a group column and one of its values, as the "
+                "app's sidebar lists them.", column=args.group)])
+    banding = None
+    if args.scheme != AS_PUBLISHED:
+        rates = results.areas.get("risk_per_1000")
+        if rates is None or not rates.notna().any():
+            raise ReportRequestError([Problem(
+                str(args.results), "these results hold no rates (public output), so they "
+                "cannot be banded again.", "leave out --scheme.", column="risk_per_1000")])
+        banding = classify_rates(results.areas["area_id"].astype(str), rates,
+                                 scheme=args.scheme, labels=results.band_labels)
+    make = targets_xlsx if args.format == "xlsx" else targets_csv
+    data = make(results, group=args.group, value=args.value, banding=banding)
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    n = len(results.targets) if args.group is None else int(
+        (results.targets[args.group].astype(str) == args.value).sum())
+    print(f"Wrote {path} ({n:,} areas, {args.format.upper()})")
+    return 0
+
+
 def _cmd_app(args: argparse.Namespace, progress: _Progress) -> int:
     from firerisk.serve import plan_app, serve
 
@@ -243,6 +285,18 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--out", required=True)
     x.add_argument("--contact", default=None, help="who residents should contact")
     x.set_defaults(func=_cmd_explainer)
+
+    xp = sub.add_parser("export", help="the priority list for Excel (XLSX) or as CSV, with "
+                                       "its sources, licences and output mode")
+    xp.add_argument("--results", required=True, help="results GeoPackage from firerisk build")
+    xp.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
+    xp.add_argument("--out", required=True, help="file to write")
+    xp.add_argument("--group", default=None, help="group column, e.g. borough")
+    xp.add_argument("--value", default=None, help="group value, e.g. Camden")
+    xp.add_argument("--scheme", default="as_published",
+                    choices=["as_published", "quantiles", "natural_breaks", "equal_interval"],
+                    help="band scheme (default: the published bands)")
+    xp.set_defaults(func=_cmd_export)
 
     a = sub.add_parser("app", help="serve the dashboard (map, list, downloads) in a browser")
     a.add_argument("--results", default=None,
