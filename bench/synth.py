@@ -59,6 +59,7 @@ __all__ = [
     "BIRMINGHAM",
     "REGIONS",
     "SynthConfig",
+    "SynthInputs",
     "SynthPanel",
     "SynthResult",
     "TrueModel",
@@ -67,11 +68,13 @@ __all__ = [
     "draw_counts",
     "expected_counts",
     "generate",
+    "load_areas",
     "load_england",
     "main",
     "panel",
     "sample_points",
     "select_areas",
+    "shared_inputs",
 ]
 
 BIRMINGHAM = (406_900.0, 286_900.0)
@@ -150,22 +153,50 @@ class SynthResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-@functools.lru_cache(maxsize=2)
-def load_england(shared: Path = SHARED) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
-    """Read English LSOA 2021 areas (EPSG:27700), IMD 2025 and the Census 2021 subset.
+@dataclass(frozen=True)
+class SynthInputs:
+    """The real geography and covariates the synthetic incidents are drawn on.
+
+    Attributes
+    ----------
+    boundaries : tuple of (str, str or None)
+        Files of LSOA 2021 polygons with :data:`AREA_COLUMNS` (a path or a GDAL ``zip://``
+        path, and the layer or None), read and joined in order.
+    imd, census : tuple of Path
+        IMD 2025 tables and Census 2021 household tables (the London sample's columns).
+    """
+
+    boundaries: tuple[tuple[str, str | None], ...]
+    imd: tuple[Path, ...]
+    census: tuple[Path, ...]
+
+
+def shared_inputs(shared: Path = SHARED) -> SynthInputs:
+    """All of England, from the shared public data folder (what the benchmark reads)."""
+    zipped = shared / "lsoa_boundaries" / "lsoa21_england_wales.gpkg.zip"
+    return SynthInputs(
+        boundaries=((f"zip://{zipped}!lsoa21_england_wales.gpkg", "lsoa21"),),
+        imd=(shared / "imd" / "imd2025_lsoa21_england.csv.gz",),
+        census=(shared / "census_population" / "census2021_households_lsoa21_ew.csv.gz",))
+
+
+@functools.lru_cache(maxsize=4)
+def load_areas(inputs: SynthInputs) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
+    """Read the English LSOA 2021 areas of *inputs* (EPSG:27700), IMD 2025 and the Census
+    2021 subset.
 
     Cached per process (callers must not modify the returned frames). All three are sorted
-    by ``lsoa21_code`` and hold the same 33,755 codes.
+    by ``lsoa21_code`` and hold the same codes (Welsh areas are left out: IMD 2025 covers
+    England only).
     """
-    zipped = shared / "lsoa_boundaries" / "lsoa21_england_wales.gpkg.zip"
-    areas = gpd.read_file(f"zip://{zipped}!lsoa21_england_wales.gpkg", layer="lsoa21")
+    parts = [gpd.read_file(path, layer=layer) for path, layer in inputs.boundaries]
+    areas = pd.concat([p.to_crs("EPSG:27700") for p in parts], ignore_index=True)
+    areas = gpd.GeoDataFrame(areas, geometry="geometry", crs="EPSG:27700")
     areas = areas.loc[areas["lsoa21_code"].str.startswith("E"), [*AREA_COLUMNS, "geometry"]]
-    areas = areas.to_crs("EPSG:27700").sort_values("lsoa21_code").reset_index(drop=True)
-    imd = pd.read_csv(shared / "imd" / "imd2025_lsoa21_england.csv.gz",
-                      dtype={"lsoa21_code": str})
+    areas = areas.sort_values("lsoa21_code").reset_index(drop=True)
+    imd = pd.concat([pd.read_csv(p, dtype={"lsoa21_code": str}) for p in inputs.imd])
     imd = imd.sort_values("lsoa21_code").reset_index(drop=True)
-    census = pd.read_csv(shared / "census_population" / "census2021_households_lsoa21_ew.csv.gz",
-                         dtype={"lsoa21_code": str})
+    census = pd.concat([pd.read_csv(p, dtype={"lsoa21_code": str}) for p in inputs.census])
     keep = ["lsoa21_code", "total_households"] + [
         c for c in census.columns if c.startswith(("tenure: ", "accommodation: "))]
     census = census.loc[census["lsoa21_code"].str.startswith("E"), keep]
@@ -174,8 +205,14 @@ def load_england(shared: Path = SHARED) -> tuple[gpd.GeoDataFrame, pd.DataFrame,
     if not (np.array_equal(codes, imd["lsoa21_code"].to_numpy())
             and np.array_equal(codes, census["lsoa21_code"].to_numpy())):
         raise ValueError("LSOA 2021 codes differ between boundaries, IMD 2025 and Census 2021 "
-                         f"in {shared}; rebuild the shared data folder.")
+                         f"in {inputs}; give the three for the same areas.")
     return areas, imd, census
+
+
+def load_england(shared: Path = SHARED) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
+    """English LSOA 2021 areas (33,755), IMD 2025 and the Census 2021 subset, from the shared
+    data folder (:func:`load_areas` of :func:`shared_inputs`)."""
+    return load_areas(shared_inputs(shared))
 
 
 def select_areas(areas: gpd.GeoDataFrame, *, k: int | None = None, region: str | None = None,
@@ -437,7 +474,8 @@ class SynthPanel:
     beta0: float = 0.0
 
 
-def panel(config: SynthConfig | None = None, *, shared: Path = SHARED) -> SynthPanel:
+def panel(config: SynthConfig | None = None, *, shared: Path = SHARED,
+          inputs: SynthInputs | None = None) -> SynthPanel:
     """Draw a synthetic service's counts without placing incidents (for model comparisons).
 
     Parameters
@@ -445,11 +483,13 @@ def panel(config: SynthConfig | None = None, *, shared: Path = SHARED) -> SynthP
     config : SynthConfig, optional
         As for :func:`generate`; the counts are the same draws.
     shared : Path
-        The shared public data folder.
+        The shared public data folder (all of England), unless *inputs* are given.
+    inputs : SynthInputs, optional
+        Other real areas and covariates to draw on, as for :func:`generate`.
     """
     cfg = config or SynthConfig()
     model = cfg.model
-    all_areas, all_imd, all_census = load_england(shared)
+    all_areas, all_imd, all_census = load_areas(inputs or shared_inputs(shared))
     rows = select_areas(all_areas, k=cfg.areas, region=cfg.region, centre=cfg.centre)
     feats = area_features(all_imd.iloc[rows].reset_index(drop=True),
                           all_census.iloc[rows].reset_index(drop=True))
@@ -468,7 +508,7 @@ def panel(config: SynthConfig | None = None, *, shared: Path = SHARED) -> SynthP
 
 
 def generate(out: str | Path, *, config: SynthConfig | None = None, shared: Path = SHARED,
-             name: str | None = None) -> SynthResult:
+             name: str | None = None, inputs: SynthInputs | None = None) -> SynthResult:
     """Generate one synthetic data set into *out* (created if needed).
 
     Parameters
@@ -479,9 +519,12 @@ def generate(out: str | Path, *, config: SynthConfig | None = None, shared: Path
         Size, seed, area selection and the true model (defaults: 1,000,000 incidents over
         all of England, seed 1).
     shared : Path
-        The shared public data folder.
+        The shared public data folder (all of England), unless *inputs* are given.
     name : str, optional
         The profile's ``name``.
+    inputs : SynthInputs, optional
+        Other real areas and covariates to draw on (the tests use the London sample and a
+        Merseyside subset, so they never read the shared folder).
 
     Returns
     -------
@@ -502,7 +545,7 @@ def generate(out: str | Path, *, config: SynthConfig | None = None, shared: Path
         seconds[step] = round(now - t, 3)
         t = now
 
-    all_areas, all_imd, all_census = load_england(shared)
+    all_areas, all_imd, all_census = load_areas(inputs or shared_inputs(shared))
     lap("read inputs")
     rows = select_areas(all_areas, k=cfg.areas, region=cfg.region, centre=cfg.centre)
     areas = all_areas.iloc[rows].reset_index(drop=True)

@@ -9,6 +9,9 @@ Commands::
     firerisk report   --results RESULTS.gpkg --out map.pdf [--group COLUMN --value VALUE]
     firerisk atlas    --results RESULTS.gpkg --by COLUMN --out atlas.pdf
     firerisk explainer --results RESULTS.gpkg --area AREA_ID --out leaflet.pdf
+    firerisk export   --results RESULTS.gpkg --format xlsx|csv --out FILE [--group COLUMN --value VALUE]
+    firerisk app      [--results RESULTS.gpkg] [--port 8501] [--public] [--cache-dir DIR]
+    firerisk sample   --out DIR
 
 Bad input exits with status 2 and a short, plain message; ``--debug`` shows the traceback.
 """
@@ -158,6 +161,74 @@ def _cmd_explainer(args: argparse.Namespace, progress: _Progress) -> int:
     return _write(args.out, explainer_pdf_bytes(results, area_id=args.area, contact=contact))
 
 
+def _cmd_export(args: argparse.Namespace, progress: _Progress) -> int:
+    from firerisk.errors import Problem, ReportRequestError
+    from firerisk.geo.results import read_results
+    from firerisk.ui.bands import AS_PUBLISHED, classify_rates
+    from firerisk.ui.exports import targets_csv, targets_xlsx
+
+    if (args.group is None) != (args.value is None):
+        raise ReportRequestError("give --group and --value together, e.g. --group borough "
+                                 "--value Camden")
+    results = read_results(args.results)
+    if args.group is not None:
+        values = set(results.targets[args.group].astype(str)) \
+            if args.group in results.targets.columns else set()
+        if args.group not in results.group_columns or args.value not in values:
+            known = ", ".join(results.group_columns) or "none"
+            raise ReportRequestError([Problem(
+                str(args.results), f"no areas with {args.group} = {args.value!r} (group "
+                f"columns: {known}).", "give a group column and one of its values, as the "
+                "app's sidebar lists them.", column=args.group)])
+    banding = None
+    if args.scheme != AS_PUBLISHED:
+        rates = results.areas.get("risk_per_1000")
+        if rates is None or not rates.notna().any():
+            raise ReportRequestError([Problem(
+                str(args.results), "these results hold no rates (public output), so they "
+                "cannot be banded again.", "leave out --scheme.", column="risk_per_1000")])
+        banding = classify_rates(results.areas["area_id"].astype(str), rates,
+                                 scheme=args.scheme, labels=results.band_labels)
+    make = targets_xlsx if args.format == "xlsx" else targets_csv
+    data = make(results, group=args.group, value=args.value, banding=banding)
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    n = len(results.targets) if args.group is None else int(
+        (results.targets[args.group].astype(str) == args.value).sum())
+    print(f"Wrote {path} ({n:,} areas, {args.format.upper()})")
+    return 0
+
+
+def _cmd_app(args: argparse.Namespace, progress: _Progress) -> int:
+    from firerisk.serve import plan_app, serve
+
+    plan = plan_app(results=args.results, port=args.port, public=args.public,
+                    cache_dir=args.cache_dir, address=args.address)
+    return serve(plan, progress=progress)
+
+
+def _cmd_sample(args: argparse.Namespace, progress: _Progress) -> int:
+    import shutil
+
+    from firerisk.errors import InputFileError, Problem
+    from firerisk.paths import SAMPLE_FILES, sample_dir
+
+    out = Path(args.out)
+    clash = [name for name in SAMPLE_FILES if (out / name).exists()]
+    if clash:
+        raise InputFileError([Problem(str(out / clash[0]), "already exists; sample never "
+                                      "overwrites a file.", "choose another --out folder.")])
+    out.mkdir(parents=True, exist_ok=True)
+    for name in SAMPLE_FILES:
+        shutil.copyfile(sample_dir() / name, out / name)
+    print(f"Wrote the London sample into {out}\nNext: firerisk build --config "
+          f"{out / 'london.toml'} --out {out / 'london.gpkg'}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="firerisk",
@@ -218,6 +289,39 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--out", required=True)
     x.add_argument("--contact", default=None, help="who residents should contact")
     x.set_defaults(func=_cmd_explainer)
+
+    xp = sub.add_parser("export", help="the priority list for Excel (XLSX) or as CSV, with "
+                                       "its sources, licences and output mode")
+    xp.add_argument("--results", required=True, help="results GeoPackage from firerisk build")
+    xp.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
+    xp.add_argument("--out", required=True, help="file to write")
+    xp.add_argument("--group", default=None, help="group column, e.g. borough")
+    xp.add_argument("--value", default=None, help="group value, e.g. Camden")
+    xp.add_argument("--scheme", default="as_published",
+                    choices=["as_published", "quantiles", "natural_breaks", "equal_interval"],
+                    help="band scheme (default: the published bands)")
+    xp.set_defaults(func=_cmd_export)
+
+    a = sub.add_parser("app", help="serve the dashboard (map, list, downloads) in a browser")
+    a.add_argument("--results", default=None,
+                   help="results GeoPackage to show (default: the London sample, built into "
+                        "the cache folder on first start)")
+    a.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    a.add_argument("--public", action="store_true",
+                   help="a server for the public: listens on every network interface and "
+                        "serves only results built with --mode public")
+    a.add_argument("--address", default=None,
+                   help="address to listen on (default 127.0.0.1, this machine only; "
+                        "0.0.0.0 with --public)")
+    a.add_argument("--cache-dir", default=None,
+                   help="folder for the app's caches (default: $FIRERISK_CACHE_DIR, else "
+                        "the per-user cache folder)")
+    a.set_defaults(func=_cmd_app)
+
+    s = sub.add_parser("sample", help="copy the London sample data and its profile into a "
+                                      "folder")
+    s.add_argument("--out", required=True, help="folder to copy the sample into")
+    s.set_defaults(func=_cmd_sample)
     return parser
 
 

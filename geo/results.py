@@ -2,16 +2,19 @@
 
 Layers (see docs/DESIGN.md): ``areas`` (polygons with every per-area output), ``targets``
 (the ranked list, no geometry), ``run`` (section/key/value), ``provenance`` (one row per
-input), ``band_breaks`` and, when the backtest ran, ``evaluation``. No layer holds incident
-coordinates or incident-level rows.
+input), ``band_breaks``, ``layer_styles`` (the default QGIS style of ``areas``) and, when the
+backtest ran, ``evaluation``. No layer holds incident coordinates or incident-level rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +33,14 @@ from firerisk.columns import (
     RISK_PER_1000,
 )
 from firerisk.errors import Problem, ResultsFileError
+from firerisk.geo.styles import area_style, layer_styles_table
 
 __all__ = [
     "AREA_COLUMNS",
     "INTERNAL_COLUMNS",
     "OPTIONAL_LAYERS",
     "REQUIRED_LAYERS",
+    "STYLES_LAYER",
     "Results",
     "join_attributions",
     "read_results",
@@ -45,6 +50,8 @@ __all__ = [
 ]
 
 REQUIRED_LAYERS = ("areas", "targets", "run", "provenance", "band_breaks")
+#: QGIS's table of layer styles (the default style of ``areas``; read by QGIS, not the app).
+STYLES_LAYER = "layer_styles"
 OPTIONAL_LAYERS = ("evaluation", "evaluation_curve", "model_comparison", "coefficients")
 AREA_COLUMNS = (AREA_ID, AREA_NAME, HOUSEHOLDS, RANK, BAND, BAND_INDEX)
 #: Columns an internal-mode file must also hold (public files carry bands and ranks only).
@@ -150,8 +157,32 @@ def write_results(
     for name, table in tables.items():
         pyogrio.write_dataframe(pd.DataFrame(table).reset_index(drop=True), tmp, layer=name,
                                 driver="GPKG")
+    _write_layer_styles(tmp, areas, band_breaks, run)
     tmp.replace(path)
     return path
+
+
+def _geometry_column(path: Path, layer: str) -> str:
+    """The geometry column of *layer* as the GeoPackage registers it."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        row = db.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?",
+                         (layer,)).fetchone()
+    return str(row[0]) if row else "geom"
+
+
+def _write_layer_styles(path: Path, areas: gpd.GeoDataFrame, band_breaks: pd.DataFrame,
+                        run: dict[str, dict[str, Any]]) -> None:
+    """Store the app's band style as the default QGIS style of ``areas`` (``layer_styles``,
+    see ``geo/styles.py``), so the file opens in QGIS coloured by priority band."""
+    style = area_style(areas, band_breaks, run)
+    generated = run.get("build", {}).get("generated_at")
+    try:
+        updated = datetime.fromisoformat(str(generated)) if generated else None
+    except ValueError:
+        updated = None
+    table = layer_styles_table(style, geometry_column=_geometry_column(path, "areas"),
+                               updated=updated)
+    pyogrio.write_dataframe(table, path, layer=STYLES_LAYER, driver="GPKG")
 
 
 def table_reader(path: Path) -> Callable[[str], pd.DataFrame]:

@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import mapclassify
 import numpy as np
 import pandas as pd
 import shapely
@@ -53,6 +52,7 @@ from firerisk.report.layout import (
 )
 from firerisk.report.selection import check_group_column, resolve_group_values, selection_mask
 from firerisk.report.tables import draw_list_page, plan_list
+from firerisk.risk.bands import band_of, classify
 
 __all__ = [
     "CONTEXT_FACE",
@@ -198,26 +198,23 @@ def _classes(results: Results, layer: str, next_year: str) -> Classes:
             "use layer='band', or rebuild the results in internal mode.",
             column=column)])
     values = pd.to_numeric(areas[column], errors="coerce").to_numpy(dtype=float)
-    ok = np.isfinite(values)
     if layer == EXPECTED:
-        k = min(5, max(1, len(np.unique(values[ok]))))
-        q = mapclassify.Quantiles(values[ok], k=k)
-        bins = np.asarray(q.bins, dtype=float)
-        lows = np.concatenate([[values[ok].min()], bins[:-1]])
-        ranges = [f"{_fmt_rate(lo)}–{_fmt_rate(hi)}" for lo, hi in zip(lows, bins, strict=True)]
         names = ["Lowest fifth", "Second fifth", "Middle fifth", "Fourth fifth", "Highest fifth"]
-        labels = names if len(bins) == 5 else [f"Class {i + 1}" for i in range(len(bins))]
+        k = min(5, max(2, len(np.unique(values[np.isfinite(values)]))))
+        fifths = classify(pd.Series(values), scheme="quantiles", k=k, labels=names[:k])
+        upper = [hi for _, hi in fifths.breaks]
+        ranges = [f"{_fmt_rate(lo)}–{_fmt_rate(hi)}" for lo, hi in fifths.breaks]
+        labels = names if fifths.k == 5 else [f"Class {i + 1}" for i in range(fifths.k)]
         note = f"Expected dwelling fires{year} (fifths of all areas)"
         what = f"expected dwelling fires{year}"
     else:  # p_top10
-        bins = np.array([0.2, 0.4, 0.6, 0.8, 1.0])
+        upper = [0.2, 0.4, 0.6, 0.8, 1.0]
         labels = ["0–20%", "20–40%", "40–60%", "60–80%", "80–100%"]
         ranges = ["", "", "", "", ""]
         note = "Chance the area is among the top 10% of all areas"
         what = "chance of being among the top 10% of areas"
-    index = np.full(len(values), -1)
-    index[ok] = np.minimum(np.searchsorted(bins, values[ok], side="left"), len(bins) - 1)
-    return Classes(index, labels, ranges, band_colours(len(bins)), title, note, what)
+    index = band_of(values, upper) - 1  # 0-based class; -1 where the value is missing
+    return Classes(index, labels, ranges, band_colours(len(upper)), title, note, what)
 
 
 # --------------------------------------------------------------------------- prepared data

@@ -4,6 +4,12 @@ The banding scheme is chosen by name from mapclassify's classifiers. Band 1 is t
 lowest priority and band ``k`` the highest. Classes are mapclassify's
 ``(lower, upper]`` intervals; the lowest band also holds its lower end.
 
+This is the one banding API of the project, and it takes any set of rates: :func:`classify`
+cuts the values it is given (every area, or the areas of one group) into bands, and
+:func:`band_of` puts any values into bands with given upper bounds (for example a group's
+household-weighted rate into the published bands). The app (``ui/bands.py``, ``ui/mapview.py``)
+and the PDFs (``report/mapsheet.py``) call these two and nothing else.
+
 ``natural_breaks`` and ``fisher_jenks`` both mean Jenks' optimal breaks (mapclassify
 ``FisherJenks``). That algorithm is quadratic in the number of values, so above 1,000
 values it runs on 1,000 evenly spaced order statistics of the values (deterministic, unlike
@@ -25,7 +31,7 @@ from firerisk.columns import BAND, BAND_INDEX
 from firerisk.errors import BandSchemeError, Problem
 from firerisk.specs import DEFAULT_BAND_LABELS
 
-__all__ = ["DEFAULT_LABELS", "SCHEMES", "TITLE", "BandResult", "classify"]
+__all__ = ["DEFAULT_LABELS", "SCHEMES", "TITLE", "BandResult", "band_of", "classify"]
 
 DEFAULT_LABELS: tuple[str, ...] = DEFAULT_BAND_LABELS
 TITLE = "Priority for a home fire safety visit"
@@ -81,6 +87,22 @@ def _canonical(scheme: str) -> str | None:
     return {"jenks": "fisher_jenks", "boxplot": "box_plot"}.get(key)
 
 
+def band_of(values: pd.Series | np.ndarray | Sequence[float],
+            upper: Sequence[float]) -> np.ndarray:
+    """Band (1..k) of each value under bands with these upper bounds, lowest first.
+
+    The rule of :func:`classify`: a value equal to an upper bound belongs to the lower band
+    (``(lower, upper]``), values past either end go to the end bands, and a missing value
+    (NaN) gets 0. With no bands every value gets 0.
+    """
+    v = np.asarray(values, dtype=float)
+    if len(upper) == 0:
+        return np.zeros(v.shape, dtype=int)
+    inner = np.asarray(upper[:-1], dtype=float)
+    band = np.searchsorted(inner, np.nan_to_num(v), side="left") + 1
+    return np.where(np.isfinite(v), band, 0).astype(int)
+
+
 @dataclass(frozen=True)
 class BandResult:
     """Bands per area and the breaks that define them.
@@ -105,11 +127,9 @@ class BandResult:
         return self.band_index.map(lambda b: lab[b] if pd.notna(b) else None).rename(BAND)
 
     def band_of(self, values: pd.Series | np.ndarray | Sequence[float]) -> np.ndarray:
-        """Band (1..k) of arbitrary values under these breaks; values past the ends are
-        put in the end bands."""
-        uppers = np.array([u for _, u in self.breaks[:-1]])
-        v = np.asarray(values, dtype=float)
-        return np.searchsorted(uppers, v, side="left") + 1
+        """Band (1..k) of arbitrary values under these breaks (:func:`band_of`): values past
+        the ends are put in the end bands, missing values get 0."""
+        return band_of(values, [u for _, u in self.breaks])
 
     def breaks_table(self) -> pd.DataFrame:
         """One row per band: band_index, label, lower, upper, areas."""

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -52,6 +53,7 @@ __all__ = [
     "app_in_browser",
     "choose_group",
     "choose_layer",
+    "firerisk_script",
     "free_port",
     "launch_browser",
     "map_frame",
@@ -79,48 +81,74 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def firerisk_script() -> Path:
+    """The ``firerisk`` console script of this interpreter's environment."""
+    return Path(sys.executable).with_name("firerisk")
+
+
 @contextlib.contextmanager
-def run_app(results: Path, *, timeout: float = 60.0, log: Path | None = None,
-            env: Mapping[str, str] | None = None) -> Iterator[str]:
-    """Start ``streamlit run app.py`` on a free loopback port; yield its base URL.
+def run_app(results: Path | None, *, timeout: float = 60.0, log: Path | None = None,
+            env: Mapping[str, str] | None = None, cache_dir: Path | None = None,
+            command: Path | None = None, cwd: Path | None = None,
+            base_env: Mapping[str, str] | None = None,
+            extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Start ``firerisk app`` on a free loopback port; yield its base URL once it answers.
+
+    Parameters
+    ----------
+    results : Path or None
+        ``--results`` (None: the London sample, built by the app on first start).
+    cache_dir : Path, optional
+        ``--cache-dir`` (default: a temporary folder, removed on exit).
+    command : Path, optional
+        The ``firerisk`` script to run (default: this environment's).
+    cwd, base_env : optional
+        The server's working folder (default: a temporary folder) and environment
+        (default: this process's); *env* adds variables to it (for example
+        ``FIRERISK_OVERVIEW_MIN_AREAS``).
 
     The server runs in its own process group, which is always killed on exit (also when the
-    test fails). *env* adds environment variables (for example
-    ``FIRERISK_OVERVIEW_MIN_AREAS``).
+    test fails).
     """
-    port = free_port()
-    env = {**os.environ, "FIRERISK_RESULTS": str(results),
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **(env or {})}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-           "--server.headless", "true", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-           "--browser.gatherUsageStats", "false"]
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with contextlib.ExitStack() as stack:
+        if cache_dir is None:
+            cache_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(
+                prefix="firerisk-cache-")))
+        if cwd is None:
+            cwd = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="firerisk-cwd-")))
+        port = free_port()
+        full_env = {**(os.environ if base_env is None else base_env), **(env or {})}
+        cmd = [str(command or firerisk_script()), "app", "--port", str(port),
+               "--address", "127.0.0.1", "--cache-dir", str(cache_dir), *extra_args]
+        if results is not None:
+            cmd += ["--results", str(results)]
+        out = stack.enter_context(open(log, "wb")) if log else subprocess.DEVNULL
+        proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        stack.callback(_stop, proc)
+        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout
         while not _healthy(f"{base}/_stcore/health"):
             if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with code {proc.returncode} before "
+                raise RuntimeError(f"firerisk app exited with code {proc.returncode} before "
                                    f"answering /_stcore/health (log: {log})")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"streamlit did not answer {base}/_stcore/health in "
+                raise TimeoutError(f"firerisk app did not answer {base}/_stcore/health in "
                                    f"{timeout:.0f} s")
-            time.sleep(0.2)
+            time.sleep(0.2)  # polling the health endpoint: the server is not up yet
         yield base
-    finally:
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the server's process group: SIGTERM, then SIGKILL after 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        if log:
-            out.close()  # type: ignore[union-attr]
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 @dataclass
@@ -154,38 +182,63 @@ def launch_browser(playwright: Any, user_data_dir: Path, *, width: int = 1400,
         service_workers="block")
 
 
+#: JavaScript run in the map's frame: the polygons' fill colours (lower-case hex).
+_FILLS_JS = ("() => Array.from(document.querySelectorAll('" + POLYGON + "'))"
+             ".map(e => (e.getAttribute('fill') || '').toLowerCase())")
+
+
+def _wait_in_map(page: Any, predicate: str, arg: Any, timeout: float,
+                 describe: Any) -> float:
+    """Wait until *predicate* (JavaScript, given *arg*) holds in the map's frame; return the
+    seconds waited. The frame may be replaced during a rerun: then the wait goes on in the
+    new one. On time-out, fails with ``describe()`` (what the map shows instead)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    start = time.monotonic()
+    deadline = start + timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            if left <= 0:
+                raise PlaywrightTimeout("deadline passed")
+            frame = map_frame(page, timeout=left)
+            frame.wait_for_function(predicate, arg=arg, polling="raf",
+                                    timeout=max(left * 1000, 1))
+            return time.monotonic() - start
+        except PlaywrightTimeout:
+            raise AssertionError(f"after {timeout:.0f} s {describe()}") from None
+        except PlaywrightError:  # the iframe was replaced during a rerun: wait in the new one
+            continue
+
+
+def _map_fills(page: Any) -> list[str]:
+    try:
+        return [str(f) for f in map_frame(page, timeout=5).evaluate(_FILLS_JS)]
+    except PlaywrightError:
+        return []
+
+
 def wait_for_polygons(page: Any, expected: int, *, timeout: float = 90.0) -> float:
     """Wait until the map iframe holds exactly *expected* polygons; return seconds waited."""
-    start = time.monotonic()
-    frame = page.frame_locator(MAP_IFRAME).first
-    last = -1
-    while time.monotonic() - start < timeout:
-        try:
-            last = frame.locator(POLYGON).count()
-        except PlaywrightError:  # the iframe is being replaced during a rerun
-            last = -1
-        if last == expected:
-            return time.monotonic() - start
-        page.wait_for_timeout(100)
-    raise AssertionError(f"the map showed {last} polygons after {timeout:.0f} s; "
-                         f"expected {expected}")
+    return _wait_in_map(
+        page, f"(n) => document.querySelectorAll('{POLYGON}').length === n", expected,
+        timeout, lambda: f"the map showed {len(_map_fills(page))} polygons; expected "
+                         f"{expected}")
 
 
 def polygon_fills(page: Any) -> set[str]:
     """Distinct fill colours (lower-case hex) of the map's polygons."""
-    frame = page.frame_locator(MAP_IFRAME).first
-    fills = frame.locator(POLYGON).evaluate_all(
-        "els => els.map(e => (e.getAttribute('fill') || '').toLowerCase())")
-    return {str(f) for f in fills}
+    return set(_map_fills(page))
 
 
-def map_frame(page: Any) -> Any:
-    """The map's iframe (a Playwright ``Frame``), waiting for it to appear."""
-    page.locator(MAP_IFRAME).first.wait_for(state="attached", timeout=90_000)
-    handle = page.locator(MAP_IFRAME).first.element_handle()
+def map_frame(page: Any, *, timeout: float = 90.0) -> Any:
+    """The map's iframe (a Playwright ``Frame``), waiting up to *timeout* s for it."""
+    locator = page.locator(MAP_IFRAME).first
+    locator.wait_for(state="attached", timeout=timeout * 1000)
+    handle = locator.element_handle(timeout=timeout * 1000)
     frame = handle.content_frame() if handle is not None else None
     if frame is None:
-        raise AssertionError("the map iframe has no document")
+        raise PlaywrightError("the map iframe has no document yet")
     return frame
 
 
@@ -194,25 +247,23 @@ def wait_for_fills(page: Any, *, expected: set[str] | None = None,
                    timeout: float = 60.0) -> float:
     """Wait until the polygons' fill colours equal *expected* (or differ from
     *differs_from*), and their number is *count* if given; return seconds waited."""
-    start = time.monotonic()
-    frame = page.frame_locator(MAP_IFRAME).first
-    seen: set[str] = set()
-    n = -1
-    while time.monotonic() - start < timeout:
-        try:
-            fills = frame.locator(POLYGON).evaluate_all(
-                "els => els.map(e => (e.getAttribute('fill') || '').toLowerCase())")
-        except PlaywrightError:  # the iframe is being replaced during a rerun
-            fills = []
-        seen, n = {str(f) for f in fills}, len(fills)
-        colours_ok = (seen == expected if expected is not None
-                      else bool(seen) and seen != differs_from)
-        if colours_ok and (count is None or n == count):
-            return time.monotonic() - start
-        page.wait_for_timeout(50)
-    raise AssertionError(f"after {timeout:.0f} s the map showed {n} polygons with colours "
-                         f"{sorted(seen)}; expected {count} polygons with "
-                         f"{sorted(expected) if expected is not None else 'new colours'}")
+    predicate = "(want) => { const fills = (" + _FILLS_JS + ")();" + """
+      const seen = Array.from(new Set(fills)).sort();
+      const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
+      const coloursOk = want.expected !== null ? same(seen, want.expected)
+        : seen.length > 0 && !same(seen, want.differs);
+      return coloursOk && (want.count === null || fills.length === want.count);
+    }"""
+    arg = {"expected": sorted(expected) if expected is not None else None,
+           "differs": sorted(differs_from or ()), "count": count}
+
+    def describe() -> str:
+        fills = _map_fills(page)
+        return (f"the map showed {len(fills)} polygons with colours {sorted(set(fills))}; "
+                f"expected {count} polygons with "
+                f"{sorted(expected) if expected is not None else 'new colours'}")
+
+    return _wait_in_map(page, predicate, arg, timeout, describe)
 
 
 def choose_layer(page: Any, label: str) -> None:
@@ -292,57 +343,55 @@ class ByteCounter:
 SCRIPT_IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
-def settle(page: Any, counter: ByteCounter, *, quiet: float = 0.5,
-           timeout: float = 60.0) -> None:
-    """Wait until the script run has finished (Streamlit says so) and then no bytes
-    arrived for *quiet* seconds (the map frame has fetched what the rerun asked for)."""
+def settle(page: Any, *, timeout: float = 60.0) -> None:
+    """Wait until the script run has finished (Streamlit says so) and then the map's script
+    is idle: its last table drawn, no file being fetched (``FireRiskMap.idle()``)."""
     page.locator(SCRIPT_IDLE).wait_for(timeout=timeout * 1000)
-    start = time.monotonic()
-    last, since = counter.mark(), time.monotonic()
-    while time.monotonic() - start < timeout:
-        page.wait_for_timeout(100)
-        now = counter.mark()
-        if now != last:
-            last, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet:
-            return
+    _wait_in_map(page, "() => !!window.FireRiskMap && window.FireRiskMap.idle()", None,
+                 timeout, lambda: "the map's script was still drawing or fetching")
 
 
-def _file_bytes(urls: list[str]) -> int:
-    """Size on disk (uncompressed) of the GeoJSON files among *urls* (served from static/)."""
+def _file_bytes(urls: list[str], static: Path) -> int:
+    """Size on disk (uncompressed) of the GeoJSON files among *urls* (served from
+    *static*)."""
     total = 0
     for path in {urlsplit(u).path for u in urls if urlsplit(u).path.endswith(".geojson")}:
-        local = ROOT / "static" / path.split("/app/static/", 1)[-1]
+        local = static / path.split("/app/static/", 1)[-1]
         total += local.stat().st_size if local.is_file() else 0
     return total
 
 
 @dataclass
 class BrowserSession:
-    """One Chromium page on a running app: its base URL, the network guard on every request
-    and the page errors seen so far."""
+    """One Chromium page on a running app: its base URL, the folder the app serves at
+    ``/app/static/``, the network guard on every request and the page errors seen so far."""
 
     base: str
     page: Any
     guard: NetworkGuard
+    static: Path
     errors: list[str] = field(default_factory=list)
 
 
 @contextlib.contextmanager
-def app_in_browser(results: Path, work_dir: Path, *,
-                   env: Mapping[str, str] | None = None) -> Iterator[BrowserSession]:
-    """Start the app on *results* (:func:`run_app`) and open one guarded Chromium page on it;
-    the app log and the browser profile go to *work_dir*. Everything is closed on exit."""
+def app_in_browser(results: Path | None, work_dir: Path, *,
+                   env: Mapping[str, str] | None = None,
+                   **app: Any) -> Iterator[BrowserSession]:
+    """Start the app on *results* (:func:`run_app`, with *app* passed on) and open one
+    guarded Chromium page on it; the app log, its cache folder (unless *app* names one) and
+    the browser profile go to *work_dir*. Everything is closed on exit."""
     from playwright.sync_api import sync_playwright
 
     work_dir.mkdir(parents=True, exist_ok=True)
-    with run_app(results, log=work_dir / "streamlit.log", env=env) as base, \
-            sync_playwright() as pw:
+    cache = app.pop("cache_dir", None) or work_dir / "cache"
+    with run_app(results, log=work_dir / "app.log", env=env, cache_dir=cache,
+                 **app) as base, sync_playwright() as pw:
         context = launch_browser(pw, work_dir / "chromium-profile")
         try:
             guard = NetworkGuard()
             context.route("**/*", guard)
-            session = BrowserSession(base=base, page=context.new_page(), guard=guard)
+            session = BrowserSession(base=base, page=context.new_page(), guard=guard,
+                                     static=cache / "static")
             session.page.on("pageerror", lambda exc: session.errors.append(str(exc)))
             yield session
         finally:
@@ -389,12 +438,12 @@ def measure_map_timings(results: Path, *, work_dir: Path, expected: int,
                 page.reload()
             wait_for_polygons(page, expected, timeout=timeout)
             out[f"{key}_s"] = time.monotonic() - start
-            settle(page, counter)
+            settle(page)
             got = counter.since(mark)
             out[f"{key}_bytes"] = got["total"]
             out[f"{key}_geometry_bytes"] = got["geometry_http"]
             if key == "cold":
-                out["geometry_file_bytes"] = _file_bytes(got["urls"])
+                out["geometry_file_bytes"] = _file_bytes(got["urls"], session.static)
         if layer_label:
             before = polygon_fills(page)
             mark = counter.mark()
@@ -402,7 +451,7 @@ def measure_map_timings(results: Path, *, work_dir: Path, expected: int,
             choose_layer(page, layer_label)
             wait_for_fills(page, differs_from=before, count=expected, timeout=timeout)
             out["layer_s"] = time.monotonic() - start
-            settle(page, counter)
+            settle(page)
             got = counter.since(mark)
             out["layer_bytes"], out["layer_geometry_bytes"] = got["total"], got[
                 "geometry_http"]
@@ -414,7 +463,7 @@ def measure_map_timings(results: Path, *, work_dir: Path, expected: int,
             option.click()
             wait_for_polygons(page, n, timeout=timeout)
             out["group_s"] = time.monotonic() - start
-            settle(page, counter)
+            settle(page)
             got = counter.since(mark)
             out["group_bytes"], out["group_geometry_bytes"] = got["total"], got[
                 "geometry_http"]

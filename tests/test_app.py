@@ -194,18 +194,24 @@ def test_band_scheme_changes_the_list_bands(sample_results, results, monkeypatch
     assert "Likely band (9 in 10)" not in table.columns
 
 
-def test_csv_has_provenance_header_and_the_same_rows(results, group):
+def test_csv_has_the_table_first_and_its_provenance_after(results, group):
     column, value = group
     data = targets_csv(results, group=column, value=value)
     text = data.decode("utf-8-sig")
-    header = [line for line in text.splitlines() if line.startswith("#")]
+    lines = text.splitlines()
+    shown = targets_table(results, group=column, value=value)
+    # the header, the rows, one empty line, then the notes
+    assert lines[0].startswith('"Rank",')
+    assert lines[len(shown) + 1] == ""
+    header = lines[len(shown) + 2:]
+    assert header
+    assert all(line.startswith("# ") for line in header)
     assert any("Attribution:" in line and results.attribution()[:40] in line for line in header)
     assert any(f"Output mode: {results.mode}" in line and f"<{results.threshold}" in line
                for line in header)
     assert any(line.startswith("# Inputs:") and str(results.provenance["file"].iloc[0]) in line
                for line in header)
     back = pd.read_csv(io.BytesIO(data), comment="#", encoding="utf-8-sig")
-    shown = targets_table(results, group=column, value=value)
     assert list(back.columns) == list(shown.columns)
     assert list(back["Code"]) == list(shown["Code"])
     assert np.allclose(back["Expected incidents"], shown["Expected incidents"])
@@ -323,7 +329,8 @@ def test_public_results_without_counts_or_rates(results):
     assert len(fields) == len(aliases)
     assert all(set(p) == set(fields) for p in props)
     text = targets_csv(public).decode("utf-8-sig")
-    assert "Expected incidents" not in text.splitlines()[-len(table) - 1]
+    assert "Expected incidents" not in text.splitlines()[0]  # the header is the first line
+    assert "Rank" in text.splitlines()[0]
 
 
 @pytest.mark.parametrize(("threshold", "labels"), [

@@ -192,6 +192,7 @@ def test_list_page_offers_every_download(sample_results, results, monkeypatch):
     by = results.group_columns[0]
     assert labels == {
         "download_targets": "Download this list (CSV)",
+        "download_targets_xlsx": "Download this list (Excel)",
         "download_map_pdf": "Download PDF (map and list)",
         "download_atlas_pdf": f"Download atlas by {by}",
         "download_leaflet_pdf": "Download leaflet for residents",

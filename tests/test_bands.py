@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from firerisk.errors import BandSchemeError
-from firerisk.risk.bands import SCHEMES, TITLE, classify
+from firerisk.risk.bands import SCHEMES, TITLE, band_of, classify
 
 VALUES = pd.Series(np.arange(1, 101, dtype=float), index=[f"a{i}" for i in range(100)])
 
@@ -114,3 +114,31 @@ def test_ties_are_noted_not_raised() -> None:
     res = classify(y, scheme="quantiles", k=5)
     assert res.k < 5
     assert "Not enough unique values" in res.note
+
+
+def test_band_of_puts_any_rates_into_given_bands() -> None:
+    # Hand cases for the bands (0, 2], (2, 4], (4, 8]: an upper bound belongs to the lower
+    # band, values past the ends go to the end bands, a missing rate gets no band (0).
+    upper = [2.0, 4.0, 8.0]
+    values = [-1.0, 0.0, 2.0, 2.0001, 4.0, 7.9, 8.0, 100.0, np.nan]
+    assert band_of(values, upper).tolist() == [1, 1, 1, 2, 2, 3, 3, 3, 0]
+    assert band_of(np.array([1.0, np.nan]), []).tolist() == [0, 0]
+
+
+def test_band_of_agrees_with_mapclassify_on_a_subset_of_areas() -> None:
+    # "Bands within one group": classify only some areas' rates, then put every rate into
+    # those bands. On the rates it classified, band_of gives mapclassify's own classes.
+    rng = np.random.default_rng(4)
+    rates = pd.Series(rng.gamma(2.0, 1.5, 400))
+    group = rates.iloc[::3]
+    res = classify(group, scheme="quantiles", k=5, labels=list("ABCDE"))
+    ref = mapclassify.Quantiles(group.to_numpy(), k=5)
+    upper = [hi for _, hi in res.breaks]
+    assert band_of(group, upper).tolist() == (ref.yb + 1).tolist()
+    assert res.band_of(group).tolist() == res.band_index.tolist()
+    # Every other area lands in the band whose range holds its rate.
+    others = rates.drop(group.index).to_numpy()
+    got = band_of(others, upper)
+    lows = np.array([-np.inf, *upper[:-1]])
+    highs = np.array([*upper[:-1], np.inf])
+    assert ((others > lows[got - 1]) & (others <= highs[got - 1])).all()

@@ -11,13 +11,12 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from firerisk.geo.results import Results, read_results
 from firerisk.ui.bands import published_banding
 from firerisk.ui.mapview import LAYERS, group_classes, group_summary, layer_style
-from firerisk.ui.state import CACHE_FOLDER, STATIC_DIR, fingerprint
 from tests.browser_helpers import (
-    ROOT,
     ByteCounter,
     app_in_browser,
     choose_group,
@@ -47,15 +46,15 @@ def _middle_group(results: Results) -> tuple[str, str, list[str]]:
     return column, value, ids
 
 
-def _geometry_file_bytes(counter: ByteCounter) -> int:
-    """Size on disk of the GeoJSON files the page fetched (served from ./static)."""
+def _geometry_file_bytes(counter: ByteCounter, static: Path) -> int:
+    """Size on disk of the GeoJSON files the page fetched (served from *static*)."""
     paths = {urlsplit(u).path for u, _ in counter.responses
              if urlsplit(u).path.endswith(".geojson")}
     assert paths, "the map fetched no geometry file"
     total = 0
     for path in paths:
         assert path.startswith("/app/static/"), path
-        total += (ROOT / "static" / path.removeprefix("/app/static/")).stat().st_size
+        total += (static / path.removeprefix("/app/static/")).stat().st_size
     return total
 
 
@@ -74,15 +73,15 @@ def test_map_polygons_follow_filter_and_layer_offline(sample_results, tmp_path):
         wait_for_polygons(page, len(areas))
         cold = time.monotonic() - start
         assert polygon_fills(page) == _expected_fills(results, "band", areas["area_id"])
-        settle(page, counter, quiet=0.8, timeout=60.0)
-        geometry = _geometry_file_bytes(counter)
+        settle(page)
+        geometry = _geometry_file_bytes(counter, session.static)
         assert geometry > 500_000  # every London polygon: the size the checks compare to
 
         start = time.monotonic()
         page.reload()
         wait_for_polygons(page, len(areas))
         warm = time.monotonic() - start
-        settle(page, counter, quiet=0.8, timeout=60.0)
+        settle(page)
         frame = map_frame(page)
         frame.evaluate("() => { window.mapProbe = 42; }")  # gone if the frame is rebuilt
 
@@ -93,7 +92,7 @@ def test_map_polygons_follow_filter_and_layer_offline(sample_results, tmp_path):
         wait_for_fills(page, expected=_expected_fills(results, "imd", areas["area_id"]),
                        count=len(areas))
         layer_s = time.monotonic() - start
-        settle(page, counter, quiet=0.8, timeout=60.0)
+        settle(page)
         layer = counter.since(mark)
         assert layer["geometry_http"] == 0, layer["urls"]
         assert not any(u.endswith(".geojson") for u in layer["urls"]), layer["urls"]
@@ -108,7 +107,7 @@ def test_map_polygons_follow_filter_and_layer_offline(sample_results, tmp_path):
         wait_for_fills(page, expected=_expected_fills(results, "imd", in_group),
                        count=len(in_group))
         group_s = time.monotonic() - start
-        settle(page, counter, quiet=0.8, timeout=60.0)
+        settle(page)
         group = counter.since(mark)
         assert group["geometry_http"] == 0, group["urls"]
         assert group["total"] < geometry / 20, (group["total"], geometry)
@@ -176,12 +175,9 @@ def test_large_files_start_as_group_overview_and_fill_in_when_zoomed(sample_resu
     positions = set(np.flatnonzero(areas[column].astype(str).to_numpy() == value).tolist())
     centre = areas.loc[areas[column].astype(str) == value].to_crs(4326).union_all().centroid
 
-    # Start as a fresh server does (as on CI): no group file written yet, so zooming in
-    # first meets "not found" and must retry until the background writer has caught up.
-    sha = fingerprint(Path(sample_results))
-    for old in (STATIC_DIR / CACHE_FOLDER).glob(f"{sha[:16]}-*/g-*.geojson"):
-        old.unlink()
-
+    # A fresh server with an empty cache folder (as on CI): no group file written yet, so
+    # zooming in first meets "not found" and must retry until the background writer has
+    # caught up.
     with app_in_browser(sample_results, tmp_path,
                         env={"FIRERISK_OVERVIEW_MIN_AREAS": "1000"}) as session:
         base, page, guard, errors = session.base, session.page, session.guard, session.errors
@@ -200,12 +196,15 @@ def test_large_files_start_as_group_overview_and_fill_in_when_zoomed(sample_resu
 
         # Zoomed in on one group: every one of its small areas is drawn.
         set_view(frame, centre.y, centre.x, 13)
-        deadline = time.monotonic() + 60
-        while not positions <= _drawn_positions(frame):
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"zooming in never showed the small areas: "
-                                     f"{_map_state(frame)}")
-            page.wait_for_timeout(200)
+        try:
+            frame.wait_for_function(
+                """(want) => { const drawn = new Set(window.FireRiskMap.state.areas.getLayers()
+                     .map(l => l.feature.properties.k));
+                   return want.every(k => drawn.has(k)); }""",
+                arg=sorted(positions), timeout=60_000)
+        except PlaywrightTimeout:
+            raise AssertionError(f"zooming in never showed the small areas: "
+                                 f"{_map_state(frame)}") from None
 
         set_view(frame, centre.y, centre.x, 8)
         wait_for_polygons(page, len(summary))
@@ -251,12 +250,14 @@ def test_tables_offer_no_export_of_their_own(sample_results, tmp_path):
         table.wait_for(timeout=90_000)
         table.hover()
         toolbar = page.locator('[data-testid="stElementToolbar"]').first
-        toolbar.wait_for(state="attached", timeout=10_000)
-        page.wait_for_timeout(500)
+        # The toolbar draws its buttons after it appears: wait until it shows them all (the
+        # full-screen button is the last one Streamlit adds), then read their labels.
+        toolbar.get_by_role("button", name="Fullscreen").wait_for(state="visible",
+                                                                   timeout=30_000)
         labels = [str(b.get_attribute("aria-label") or b.inner_text())
                   for b in toolbar.locator("button").all()]
         assert labels, "the table's toolbar did not appear"
         assert not [t for t in labels if "download" in t.lower()], labels
-        # the app's own export is there
-        assert page.locator('[data-testid="stDownloadButton"]').count() >= 1
+        # the app's own export is there (drawn after the table)
+        page.locator('[data-testid="stDownloadButton"]').first.wait_for(timeout=60_000)
 

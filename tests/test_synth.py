@@ -4,11 +4,17 @@ Independent truth: the coefficients recorded in truth.json are recovered by a st
 negative binomial fit on counts re-aggregated from the written incident file; the count
 distribution matches scipy's negative binomial; point placement matches area proportions
 of a hand-made polygon.
+
+The real geography comes from the repository, never ``../shared``: the London sample
+(``sample_data/``, 4,994 areas in 33 boroughs) and Merseyside (``tests/data/merseyside/``, 923
+areas in 5 local authorities), two fire and rescue authorities. The benchmark draws on all of
+England from the shared folder instead (``bench.synth.shared_inputs``).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,20 +25,33 @@ import shapely
 import statsmodels.api as sm
 from scipy import stats
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from bench.synth import (
     SynthConfig,
+    SynthInputs,
     TrueModel,
     draw_counts,
     expected_counts,
     generate,
-    load_england,
+    load_areas,
     sample_points,
     select_areas,
 )
 from firerisk.geo.profile import load_profile
 from firerisk.specs import Profile
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data"
+MERSEYSIDE = ROOT / "tests" / "data" / "merseyside"
+#: London (sample) and Merseyside: two fire and rescue authorities, 38 local authorities.
+INPUTS = SynthInputs(
+    boundaries=((str(SAMPLE / "london_lsoa21.geojson"), None),
+                (str(MERSEYSIDE / "merseyside_lsoa21.geojson"), None)),
+    imd=(SAMPLE / "imd2025_london.csv", MERSEYSIDE / "imd2025_merseyside.csv"),
+    census=(SAMPLE / "census2021_households_london.csv",
+            MERSEYSIDE / "census2021_households_merseyside.csv"))
+#: North London (British National Grid metres): its 1,000 nearest areas are one patch.
+NORTH_LONDON = (531_000.0, 190_000.0)
+LIVERPOOL = (335_000.0, 390_500.0)
 
 
 def _sjoin_counts(out: Path, years: list[int]) -> pd.DataFrame:
@@ -73,8 +92,9 @@ def _features(profile: Profile) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def small_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("synth") / "a2000"
-    generate(out, config=SynthConfig(incidents=50_000, areas=2000, seed=7))
+    out = tmp_path_factory.mktemp("synth") / "a1000"
+    generate(out, config=SynthConfig(incidents=50_000, areas=1000, seed=7,
+                                     centre=NORTH_LONDON), inputs=INPUTS)
     return out
 
 
@@ -83,12 +103,12 @@ def test_written_files_agree_with_each_other(small_set: Path) -> None:
     profile = load_profile(small_set / "profile.toml")
     years = truth["years"]
     assert years == list(range(2015, 2025))
-    assert truth["areas"] == 2000
+    assert truth["areas"] == 1000
     assert [f.name for f in profile.features] == ["imd_score", "social_rent_share", "flat_share"]
     assert profile.areas.group_columns == {"local_authority": "ltla24_name"}
     areas = gpd.read_file(small_set / "areas.gpkg", layer="areas")
     assert areas.crs.to_epsg() == 27700
-    assert len(areas) == 2000
+    assert len(areas) == 1000
     assert areas["lsoa21_code"].str.startswith("E01").all()
     assert areas["lsoa21_code"].is_unique
     # A contiguous patch: the union of the chosen areas is one polygon.
@@ -185,22 +205,31 @@ def test_points_are_uniform_inside_the_polygon() -> None:
 
 
 def test_same_seed_same_files_other_seed_differs(tmp_path: Path) -> None:
-    cfg = SynthConfig(incidents=3_000, areas=100, seed=3)
-    generate(tmp_path / "a", config=cfg)
-    generate(tmp_path / "b", config=cfg)
-    generate(tmp_path / "c", config=SynthConfig(incidents=3_000, areas=100, seed=4))
+    cfg = SynthConfig(incidents=3_000, areas=100, seed=3, centre=LIVERPOOL)
+    generate(tmp_path / "a", config=cfg, inputs=INPUTS)
+    generate(tmp_path / "b", config=cfg, inputs=INPUTS)
+    generate(tmp_path / "c", config=replace(cfg, seed=4), inputs=INPUTS)
     a = (tmp_path / "a" / "incidents.csv").read_bytes()
     assert a == (tmp_path / "b" / "incidents.csv").read_bytes()
     assert a != (tmp_path / "c" / "incidents.csv").read_bytes()
 
 
 def test_area_selection() -> None:
-    areas, _imd, _census = load_england()
-    assert len(areas) == 33_755  # England only: IMD 2025 does not cover Wales
-    assert len(select_areas(areas)) == 33_755
-    assert len(select_areas(areas, region="london")) == 4_994
-    near = select_areas(areas, k=50, centre=(406_900.0, 286_900.0))
+    areas, imd, census = load_areas(INPUTS)
+    assert len(areas) == 4_994 + 923
+    assert list(imd["lsoa21_code"]) == list(areas["lsoa21_code"])
+    assert list(census["lsoa21_code"]) == list(areas["lsoa21_code"])
+    assert areas["ltla24_name"].nunique() == 33 + 5
+    assert len(select_areas(areas)) == len(areas)
+    london = select_areas(areas, region="london")
+    merseyside = select_areas(areas, region="merseyside")
+    assert (len(london), len(merseyside)) == (4_994, 923)
+    assert (areas["fra24_code"].iloc[merseyside] == "E31000041").all()
+    assert set(london).isdisjoint(merseyside)
+    near = select_areas(areas, k=50, centre=LIVERPOOL)
     assert len(near) == 50
-    assert (areas["ltla24_name"].iloc[near] == "Birmingham").all()
+    assert (areas["ltla24_name"].iloc[near] == "Liverpool").all()
     with pytest.raises(ValueError, match="fra24_code"):
         select_areas(areas, region="E99999999")
+    with pytest.raises(ValueError, match="either k"):
+        select_areas(areas, k=5, region="london")

@@ -1,8 +1,12 @@
 """JavaScript and CSS the map needs, served by the app itself (no CDN, works offline).
 
 Leaflet 1.9.4 ships inside the PyPI package ``django-js-lib-leaflet``. At start the app copies
-``leaflet.js``, ``leaflet.css`` and the images into ``static/vendor/leaflet/`` (gitignored);
-Streamlit serves ``static/`` at ``/app/static/`` when ``server.enableStaticServing`` is on.
+``leaflet.js``, ``leaflet.css`` and the images into ``<static>/vendor/leaflet/``, where
+``<static>`` is the folder Streamlit serves at ``/app/static/`` when
+``server.enableStaticServing`` is on: ``static/`` beside the app's main script
+(:func:`static_dir`). For ``firerisk app`` that is ``<cache>/static`` (the main script is
+written into the cache folder, see ``firerisk/serve.py``); for ``streamlit run app.py`` in a
+checkout it is the checkout's ``static/`` (gitignored). Never the installed package.
 """
 
 from __future__ import annotations
@@ -13,19 +17,36 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from firerisk import paths
+
 __all__ = [
-    "APP_DIR",
     "LEAFLET_CSS",
     "LEAFLET_FILES",
     "LEAFLET_JS",
-    "STATIC_DIR",
     "install_vendor_assets",
     "leaflet_source_dir",
+    "serve_static_from",
+    "static_dir",
     "static_url",
 ]
 
-APP_DIR = Path(__file__).resolve().parent.parent
-STATIC_DIR = APP_DIR / "static"
+_served: list[Path] = []
+
+
+def serve_static_from(folder: Path) -> None:
+    """Record the folder the running server serves at ``/app/static/`` (the app's main
+    calls this with ``static/`` beside its main script; one per process)."""
+    _served[:] = [Path(folder)]
+
+
+def static_dir() -> Path:
+    """The folder served at ``/app/static/``: the one recorded by :func:`serve_static_from`,
+    else ``static/`` in the cache folder (:func:`firerisk.paths.cache_dir`)."""
+    return _served[0] if _served else paths.cache_dir() / "static"
+
+
+_served_folder = static_dir  # (install_vendor_assets's keyword shadows the name)
+
 
 #: Files copied from the Leaflet package, relative to its static folder.
 LEAFLET_FILES = (
@@ -52,8 +73,9 @@ def _same(a: Path, b: Path) -> bool:
     return b.exists() and a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
 
 
-def install_vendor_assets(*, static_dir: Path = STATIC_DIR) -> list[Path]:
-    """Copy Leaflet's files into ``static_dir/vendor/leaflet`` unless already identical.
+def install_vendor_assets(*, static_dir: Path | None = None) -> list[Path]:
+    """Copy Leaflet's files into ``<static_dir>/vendor/leaflet`` unless already identical
+    (*static_dir* defaults to the served folder, :func:`static_dir`).
 
     Each file is written beside its target and renamed into place, so a browser never reads a
     half-written file even when two app processes start together.
@@ -64,7 +86,7 @@ def install_vendor_assets(*, static_dir: Path = STATIC_DIR) -> list[Path]:
         The served copies.
     """
     source = leaflet_source_dir()
-    target = static_dir / "vendor" / "leaflet"
+    target = (static_dir if static_dir is not None else _served_folder()) / "vendor" / "leaflet"
     out = []
     for name in LEAFLET_FILES:
         src, dst = source / name, target / name

@@ -1,4 +1,4 @@
-"""The ranked target list for the current filter (table and CSV), and the data-and-method
+"""The ranked target list for the current filter (table, CSV and XLSX), and the data-and-method
 tables and texts (provenance register, row accounting, years, suppression rule).
 
 Pure functions of a :class:`~geo.results.Results` (no Streamlit), so they are tested directly
@@ -7,6 +7,7 @@ Pure functions of a :class:`~geo.results.Results` (no Streamlit), so they are te
 
 from __future__ import annotations
 
+import csv
 import io
 from typing import Any
 
@@ -35,7 +36,7 @@ from firerisk.columns import (
 )
 from firerisk.geo.checksum import file_sha256
 from firerisk.geo.results import Results
-from firerisk.report.sources import provenance_summary
+from firerisk.report.sources import mode_statement, provenance_summary
 from firerisk.risk.explain import band_range_text, chance_text, place_text
 from firerisk.ui.bands import AS_PUBLISHED, Banding
 from firerisk.ui.text import in_forecast_year
@@ -58,6 +59,7 @@ __all__ = [
     "suppression_rule",
     "targets_csv",
     "targets_table",
+    "targets_xlsx",
     "years_summary",
 ]
 
@@ -227,14 +229,26 @@ def _rates(results: Results, t: pd.DataFrame) -> np.ndarray | None:
     return rates.astype(float).round(2).to_numpy()
 
 
-def _csv_bytes(comment_lines: list[str], table: pd.DataFrame) -> bytes:
-    """Comment lines, then *table* with formula-like cells defused, as UTF-8 with a BOM
-    (so spreadsheet programs read the accents right)."""
-    safe = table.apply(lambda col: col.map(_defuse)
+def _defused(table: pd.DataFrame) -> pd.DataFrame:
+    """*table* with every formula-like text cell defused (:func:`_defuse`)."""
+    return table.apply(lambda col: col.map(_defuse)
                        if col.dtype == object or pd.api.types.is_string_dtype(col) else col)
+
+
+def _csv_bytes(notes: list[str], table: pd.DataFrame) -> bytes:
+    """*table* first (its header is line 1), formula-like cells defused and every text cell
+    quoted; then an empty line and the *notes*, each a ``# `` line. UTF-8 with a BOM (so
+    spreadsheet programs read the accents right).
+
+    A spreadsheet shows the notes under the table, apart from it, so sorting and filtering
+    the table leave them alone; ``pandas.read_csv(f, comment="#")`` and a reader that stops
+    at the first empty row get exactly the table (text cells are quoted, so a ``#`` inside a
+    cell is not taken for a comment).
+    """
     buf = io.StringIO()
-    buf.write("\n".join(comment_lines) + "\n")
-    safe.to_csv(buf, index=False, lineterminator="\n")
+    _defused(table).to_csv(buf, index=False, lineterminator="\n",
+                           quoting=csv.QUOTE_NONNUMERIC)
+    buf.write("\n" + "\n".join(notes) + "\n")
     return buf.getvalue().encode("utf-8-sig")
 
 
@@ -249,6 +263,39 @@ def _comment(text: str) -> str:
     return "# " + " ".join(str(text).split())
 
 
+def _list_notes(results: Results, table: pd.DataFrame, *, group: str | None,
+                value: str | None, banding: Banding | None) -> list[str]:
+    """What travels with the list: the selection, the attribution, the output mode with the
+    small-number threshold, what the rank follows, the band scheme with the forecast year,
+    a one-line provenance summary and when the results were made (plain sentences)."""
+    where = "all areas" if group is None or value is None else f"{group} {value}"
+    name = results.run.get("profile", {}).get("name", "")
+    t = results.threshold
+    scheme = "as published" if banding is None else banding.scheme.replace("_", " ")
+    notes = [
+        (f"Priority for a home fire safety visit — {name} — {where} ({len(table):,} areas), "
+         "highest priority first"),
+        f"Attribution: {results.attribution()}",
+        (f"Output mode: {results.mode}. Counts from 1 to {t - 1} are shown as '<{t}' "
+         f"(small-number threshold {t})."),
+        f"Areas are ranked by {RATE.lower()} (the model's estimate "
+        f"{in_forecast_year(results, preposition='for')}), highest first."
+        if RATE in table.columns else
+        f"Areas are ranked by {RATE.lower()} (left out of {results.mode} output).",
+        f"Bands: {scheme}. Expected incidents are dwelling fires "
+        f"{in_forecast_year(results)}; the 90% range is where the count is expected to fall "
+        "9 years in 10." if "Expected incidents" in table.columns else f"Bands: {scheme}.",
+        f"Inputs: {provenance_summary(results)}",
+    ]
+    if LIKELY_RANK in table.columns:
+        notes.insert(-1, f"{LIKELY_RANK}: the range that holds the area's rank in 9 of 10 "
+                         "simulations of the model's uncertainty (ends rounded outward).")
+    generated = find_run_value(results, "generated_at")
+    if generated:
+        notes.append(f"Results generated {generated} from {results.path.name}")
+    return [" ".join(n.split()) for n in notes]
+
+
 def targets_csv(
     results: Results,
     *,
@@ -256,46 +303,107 @@ def targets_csv(
     value: str | None = None,
     banding: Banding | None = None,
 ) -> bytes:
-    """The target list as UTF-8 CSV (with BOM, for spreadsheets) after ``#`` comment lines.
+    """The target list as UTF-8 CSV (with BOM, for spreadsheets): the table first, its header
+    on line 1, then an empty line and ``#`` note lines (:func:`_list_notes`: selection,
+    attribution, output mode, ranking, bands, inputs).
 
-    The comment lines give the selection, the attribution, the output mode with the
-    small-number threshold, what the rank follows, the band scheme with the forecast year and
-    a one-line provenance summary. Households are whole numbers and the chance of being in
-    the top 10% is written with its unit (``64%``). Read it back with
-    ``pandas.read_csv(buf, comment="#", encoding="utf-8-sig")``.
+    Households are whole numbers and the chance of being in the top 10% is written with its
+    unit (``64%``). Read it back with ``pandas.read_csv(buf, comment="#",
+    encoding="utf-8-sig")``.
     """
     table = targets_table(results, group=group, value=value, banding=banding)
     if CHANCE in table.columns:  # "64%", not a bare 64: spreadsheets read it as a percentage
         table[CHANCE] = [f"{int(v)}%" if pd.notna(v) else "" for v in table[CHANCE]]
-    where = "all areas" if group is None or value is None else f"{group} {value}"
-    name = results.run.get("profile", {}).get("name", "")
-    t = results.threshold
-    mode = results.mode
-    scheme = "as published" if banding is None else banding.scheme.replace("_", " ")
-    lines = [
-        _comment(f"Priority for a home fire safety visit — {name} — {where} "
-                 f"({len(table):,} areas), highest priority first"),
-        _comment(f"Attribution: {results.attribution()}"),
-        _comment(f"Output mode: {mode}. Counts from 1 to {t - 1} are shown as '<{t}' "
-                 f"(small-number threshold {t})."),
-        _comment(f"Areas are ranked by {RATE.lower()} (the model's estimate "
-                 f"{in_forecast_year(results, preposition='for')}), highest first."
-                 if RATE in table.columns else
-                 f"Areas are ranked by {RATE.lower()} (left out of {results.mode} output)."),
-        _comment(f"Bands: {scheme}. Expected incidents are dwelling fires "
-                 f"{in_forecast_year(results)}; the 90% range is where the count is "
-                 "expected to fall 9 years in 10." if "Expected incidents" in table.columns
-                 else f"Bands: {scheme}."),
-        _comment(f"Inputs: {provenance_summary(results)}"),
-    ]
-    if LIKELY_RANK in table.columns:
-        lines.insert(-1, _comment(
-            f"{LIKELY_RANK}: the range that holds the area's rank in 9 of 10 simulations of "
-            "the model's uncertainty (ends rounded outward)."))
-    generated = find_run_value(results, "generated_at")
-    if generated:
-        lines.append(_comment(f"Results generated {generated} from {results.path.name}"))
-    return _csv_bytes(lines, table)
+    notes = _list_notes(results, table, group=group, value=value, banding=banding)
+    return _csv_bytes([_comment(n) for n in notes], table)
+
+
+#: Number formats of the list's columns in the XLSX export (Excel's codes).
+_XLSX_FORMATS = {"Rank": "0", RATE: "0.00", "Households": "#,##0",
+                 "Expected incidents": "0.00", CHANCE: "0%"}
+
+
+def _xlsx_list_sheet(book: Any, sheet: Any, table: pd.DataFrame) -> None:
+    """The list from cell A1: a bold header row, frozen, with filters; numbers as numbers
+    in their formats, text as text (formula-like text defused)."""
+    bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top",
+                            "bottom": 1})
+    formats = {c: book.add_format({"num_format": f}) for c, f in _XLSX_FORMATS.items()}
+    for j, column in enumerate(table.columns):
+        sheet.write_string(0, j, str(column), bold)
+        values = table[column]
+        fmt = formats.get(str(column)) or (formats["Rank"] if str(column).startswith("Rank")
+                                          else None)
+        numeric = pd.api.types.is_numeric_dtype(values)
+        for i, cell in enumerate(values, start=1):
+            if cell is None or cell is pd.NA or (isinstance(cell, float) and np.isnan(cell)):
+                continue
+            if numeric:
+                number = float(cell) / 100 if column == CHANCE else float(cell)
+                sheet.write_number(i, j, number, fmt)
+            else:
+                sheet.write_string(i, j, str(_defuse(cell)))
+        width = max([len(str(column)), *(len(str(v)) for v in values.head(200))])
+        sheet.set_column(j, j, min(max(width + 2, 8), 60))
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, max(len(table), 1), max(len(table.columns) - 1, 0))
+
+
+def _xlsx_about_sheet(book: Any, sheet: Any, results: Results, notes: list[str]) -> None:
+    """Sheet 2: the notes, the output mode and disclosure statement, then every input with
+    its publisher, licence, checksum and attribution."""
+    bold = book.add_format({"bold": True})
+    wrap = book.add_format({"text_wrap": True, "valign": "top"})
+    sheet.set_column(0, 0, 28)
+    sheet.set_column(1, 1, 100)
+    rows = [("About this list", notes[0]), ("Attribution", results.attribution()),
+            ("Output mode", mode_statement(results)),
+            ("Small-number rule", suppression_rule(results))]
+    disclosure = str(results.run.get("disclosure", {}).get("text") or "").strip()
+    if disclosure:
+        rows.append(("Disclosure statement", disclosure))
+    rows += [("Note", n) for n in notes[3:]]
+    for i, (key, text) in enumerate(rows):
+        sheet.write_string(i, 0, key, bold)
+        sheet.write_string(i, 1, str(_defuse(text)), wrap)
+    start = len(rows) + 1
+    sheet.write_string(start, 0, "Sources and licences", bold)
+    register = provenance_table(results)
+    for j, column in enumerate(register.columns):
+        sheet.write_string(start + 1, j, str(column), bold)
+        for i, cell in enumerate(register[column], start=start + 2):
+            if pd.notna(cell):
+                sheet.write_string(i, j, str(_defuse(cell)), wrap)
+
+
+def targets_xlsx(
+    results: Results,
+    *,
+    group: str | None = None,
+    value: str | None = None,
+    banding: Banding | None = None,
+) -> bytes:
+    """The target list as an Excel workbook (XlsxWriter).
+
+    Sheet 1, "Priority list": the table of :func:`targets_table` from cell A1, the header in
+    row 1 (frozen, with filters), numbers as numbers (the chance of being in the top 10% as a
+    percentage), text as text with formula-like cells defused as in the CSV. Sheet 2, "About
+    this list": the selection, attribution, output mode, small-number rule and disclosure
+    statement, the notes of the CSV, and every input with its publisher, licence, date,
+    rows, SHA-256 and attribution.
+    """
+    import xlsxwriter
+
+    table = targets_table(results, group=group, value=value, banding=banding)
+    notes = _list_notes(results, table, group=group, value=value, banding=banding)
+    buf = io.BytesIO()
+    book = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False,
+                                     "strings_to_urls": False})
+    book.set_properties({"title": notes[0], "comments": results.attribution()})
+    _xlsx_list_sheet(book, book.add_worksheet("Priority list"), table)
+    _xlsx_about_sheet(book, book.add_worksheet("About this list"), results, notes)
+    book.close()
+    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------- data and method
@@ -453,8 +561,9 @@ def suppression_rule(results: Results) -> str:
 
 
 def register_csv(results: Results) -> bytes:
-    """The provenance register (:func:`provenance_table`) as UTF-8 CSV with ``#`` comment
-    lines naming the results file, the output mode and the attribution."""
+    """The provenance register (:func:`provenance_table`) as UTF-8 CSV, the table first, then
+    ``#`` note lines naming the results file, the output mode and the attribution (as
+    :func:`targets_csv`)."""
     t = results.threshold
     lines = [
         _comment(f"Inputs of the results file {results.path.name} (provenance register)"),

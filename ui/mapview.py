@@ -3,7 +3,7 @@
 No geometry travels with a Streamlit rerun. The polygons (coverage-simplified, rounded WGS 84)
 and every tooltip value that does not depend on the controls are written **once per results
 checksum** as static GeoJSON files (``ui/state.py`` writes them under ``static/cache``; Streamlit
-serves them at ``/app/static/cache``). The map's script (:data:`AREA_MAP_JS`, served from the same
+serves them at ``/app/static/cache``). The map's script (``ui/js/areamap.js``, served from the same
 folder) fetches a file once per browser tab and keeps the Leaflet polygons. Each rerun sends
 only a *style table* (:func:`style_table`): one character per area giving its fill class, the
 legend colours, the band labels, the tooltip fields and the areas in the filter. A layer, band
@@ -22,8 +22,10 @@ it reaches the browser (Leaflet inserts tooltips as HTML).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
+import importlib.resources
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,9 +39,8 @@ import pandas as pd
 import shapely
 from branca.element import Figure, MacroElement
 from jinja2 import Template
-from matplotlib import colormaps
-from matplotlib.colors import to_hex
 
+from firerisk import legend
 from firerisk.columns import (
     AREA_ID,
     AREA_NAME,
@@ -60,19 +61,28 @@ from firerisk.columns import (
     group_rank_columns,
 )
 from firerisk.geo.results import Results
+from firerisk.legend import (
+    BORDER_COLOUR,
+    BORDER_WEIGHT,
+    FILL_OPACITY,
+    NO_DATA_COLOUR,
+    sequential_colours,
+)
+from firerisk.risk.bands import band_of
 from firerisk.risk.explain import place_text
 from firerisk.ui.bands import AS_PUBLISHED, Banding
 from firerisk.ui.text import in_forecast_year
 
 __all__ = [
-    "AREA_MAP_JS",
     "BACKGROUND",
+    "BORDER_COLOUR",
     "DETAIL_ZOOM",
     "FORMAT_VERSION",
     "HIDDEN_COLOUR",
     "HIDDEN_LABEL",
     "HIDDEN_TEXT",
     "LAYERS",
+    "MAP_SCRIPT",
     "MAX_DETAIL_AREAS",
     "NO_DATA_COLOUR",
     "OBSERVED_STEPS",
@@ -83,9 +93,9 @@ __all__ = [
     "LayerStyle",
     "area_document",
     "area_layer",
+    "area_map_js",
     "area_properties",
     "available_layers",
-    "band_of_rates",
     "band_ranges",
     "base_map",
     "class_string",
@@ -94,10 +104,10 @@ __all__ = [
     "group_summary",
     "layer_style",
     "legend_html",
+    "map_look",
     "observed_classes",
     "overview_document",
     "plural",
-    "polygon_layer",
     "script_name",
     "sequential_colours",
     "style_table",
@@ -117,14 +127,19 @@ LAYERS: dict[str, str] = {
 }
 
 BACKGROUND = "#eceff1"
-NO_DATA_COLOUR = "#b0b0b0"
 #: Fill, legend label and tooltip text of areas whose recorded count is withheld ("[c]").
 HIDDEN_COLOUR = "#9ecae1"
 HIDDEN_LABEL = "Hidden to protect privacy (small numbers)"
 HIDDEN_TEXT = "hidden (small numbers)"
-BORDER_COLOUR = "#ffffff"
-BORDER_WEIGHT = 0.6
+#: How the map script draws: area borders and fills (``firerisk.legend``, shared with the
+#: QGIS style of the results file), the hovered area, the group outlines.
+HOVER_COLOUR = "#000000"
+HOVER_WEIGHT = 2.0
 OUTLINE_COLOUR = "#37474f"
+OUTLINE_WEIGHT = 1.2
+OUTLINE_OPACITY = 0.7
+#: The map's script, package data of ``firerisk.ui`` (see :func:`area_map_js`).
+MAP_SCRIPT = "js/areamap.js"
 
 #: Lower ends of the classes of recorded fires at or above the small-number threshold.
 OBSERVED_STEPS = (10, 15, 20)
@@ -142,8 +157,9 @@ MAX_DETAIL_AREAS = 6_000
 #: Simplification tolerance (metres) of the dissolved group polygons of the overview.
 OVERVIEW_TOLERANCE_M = 150.0
 #: Version of the static file layout and style table (part of every cache file name).
-FORMAT_VERSION = 1
-#: Characters encoding a class index (0..35) in a style table, one per area.
+FORMAT_VERSION = 2
+#: Characters encoding a class index (0..35) in a style table, one per area (the map script
+#: gets them in the table's ``look``).
 _CLASS_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 # folium renders embedded data with Jinja's ``tojson``, whose default separators put a space
@@ -151,15 +167,6 @@ _CLASS_CHARS = "0123456789abcdefghijklmnopqrstuvwxyz"
 # one Jinja environment; make its JSON compact (still valid, HTML-safe JSON).
 folium.GeoJson._template.environment.policies["json.dumps_kwargs"] = {
     "sort_keys": True, "separators": (",", ":")}
-
-
-def sequential_colours(k: int, *, palette: str = "YlOrRd") -> list[str]:
-    """*k* colours from a colour-blind-safe sequential palette (ColorBrewer YlOrRd, viridis)."""
-    cmap = colormaps[palette]
-    # YlOrRd runs light to dark; viridis runs dark to light (used for IMD, class 1 = most
-    # deprived = darkest). The palette's extreme ends are skipped (too pale / too dark).
-    stops = np.linspace(0.12, 0.95, k) if palette != "viridis" else np.linspace(0.0, 0.92, k)
-    return [to_hex(cmap(float(x))) for x in stops]
 
 
 @dataclass(frozen=True)
@@ -213,20 +220,12 @@ def _fmt_range(lo: float, hi: float) -> str:
     return f"{lo:,.1f} to {hi:,.1f}"
 
 
-def _fmt_rate(v: float) -> str:
-    """A band limit as the PDF legend prints it (two decimals below 1, else one)."""
-    return f"{v:.2f}" if abs(v) < 1 else f"{v:.1f}"
-
-
 def band_ranges(banding: Banding) -> tuple[str, ...]:
     """``"1.8–5.6"`` for each band of *banding* (expected fires per 1,000 households); empty
-    when any limit is missing (public results hide them)."""
-    lows, highs = np.asarray(banding.lower, dtype=float), np.asarray(banding.upper, dtype=float)
-    if not len(banding.labels) or len(lows) != len(banding.labels) or \
-            len(highs) != len(banding.labels) or not (np.isfinite(lows).all()
-                                                      and np.isfinite(highs).all()):
+    when any limit is missing (public results hide them). See ``firerisk.legend``."""
+    if len(banding.lower) != len(banding.labels):
         return ()
-    return tuple(f"{_fmt_rate(lo)}–{_fmt_rate(hi)}" for lo, hi in zip(lows, highs, strict=True))
+    return legend.band_ranges(banding.lower, banding.upper)
 
 
 def _is_withheld(text: Any) -> bool:
@@ -488,7 +487,7 @@ def base_map(bounds: Sequence[Sequence[float]], *, js: Sequence[str], css: Seque
     ----------
     js, css : sequence of str
         URLs (served by the app) of leaflet.js and leaflet.css, and of any script the map
-        needs (such as :data:`AREA_MAP_JS`). Replace folium's CDN links.
+        needs (such as the map script, :func:`area_map_js`). Replace folium's CDN links.
     outlines : sequence of (name, GeoJSON geometry)
         Group outlines embedded in the map, thin and not interactive. The app sends its
         outlines in the static geometry files instead (see :func:`area_document`).
@@ -517,57 +516,12 @@ def base_map(bounds: Sequence[Sequence[float]], *, js: Sequence[str], css: Seque
             {"type": "Feature", "id": f"g{i}", "properties": {}, "geometry": dict(geom)}
             for i, (_, geom) in enumerate(outlines)]}
         folium.GeoJson(collection, name="Group outlines", interactive=False, pane="outlines",
-                       style_function=lambda _f: {"color": OUTLINE_COLOUR, "weight": 1.2,
-                                                  "opacity": 0.7, "fill": False},
+                       style_function=lambda _f: {"color": OUTLINE_COLOUR,
+                                                  "weight": OUTLINE_WEIGHT,
+                                                  "opacity": OUTLINE_OPACITY, "fill": False},
                        control=False).add_to(m)
     m.fit_bounds([list(bounds[0]), list(bounds[1])])
     return m
-
-
-# Hover outline in plain JS: a folium highlight_function would add a second per-area style
-# table to the payload (and ~0.1 s per rerun for London).
-_HOVER_JS = folium.JsCode(
-    "function(feature, layer) {"
-    " layer.on('mouseover', function(e) { e.target.setStyle({color: '#000000', weight: 2});"
-    " e.target.bringToFront(); });"
-    " layer.on('mouseout', function(e) { e.target.setStyle({color: '" + BORDER_COLOUR + "',"
-    " weight: " + str(BORDER_WEIGHT) + "}); }); }")
-
-
-def polygon_layer(table: pd.DataFrame, geometry: Mapping[str, Mapping[str, Any]], *,
-                  style: LayerStyle, banding: Banding, group_column: str | None
-                  ) -> folium.FeatureGroup:
-    """Feature group with one coloured, tooltipped polygon per row of *table*, geometry
-    embedded in the page.
-
-    The app no longer uses this (it sends geometry once as a static file, see
-    :func:`area_layer`); it is kept as the "everything in one page" comparison for the
-    benchmark.
-    """
-    ids = table[AREA_ID].astype(str).tolist()
-    props, fields, aliases = tooltip_properties(table, style=style, banding=banding,
-                                                group_column=group_column)
-    classes = style.classes.reindex(ids).fillna(0).astype(int).to_numpy()
-    fill = {area_id: style.colour_of(int(cls)) for area_id, cls in zip(ids, classes, strict=True)}
-    features = [{"type": "Feature", "id": area_id, "properties": prop,
-                 "geometry": geometry[area_id]}
-                for area_id, prop in zip(ids, props, strict=True)]
-
-    def style_function(feature: dict[str, Any]) -> dict[str, Any]:
-        return {"fillColor": fill[feature["id"]], "fillOpacity": 0.85,
-                "color": BORDER_COLOUR, "weight": BORDER_WEIGHT, "opacity": 1.0}
-
-    fg = folium.FeatureGroup(name="Areas", control=False)
-    folium.GeoJson(
-        {"type": "FeatureCollection", "features": features},
-        name="Areas",
-        style_function=style_function,
-        on_each_feature=_HOVER_JS,
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, labels=True,
-                                      sticky=True),
-        smooth_factor=0.5,
-    ).add_to(fg)
-    return fg
 
 
 def plural(noun: str) -> str:
@@ -808,18 +762,6 @@ def group_summary(areas: pd.DataFrame, column: str) -> pd.DataFrame:
     return out
 
 
-def band_of_rates(rates: Any, upper: Sequence[float]) -> np.ndarray:
-    """Band (1..k) of each rate under bands with these upper bounds, the same rule as
-    ``risk.bands`` (a rate equal to an upper bound belongs to the lower band; rates past the
-    ends go to the first or last band); 0 for a missing rate."""
-    r = np.asarray(rates, dtype=float)
-    if len(upper) == 0:
-        return np.zeros(r.shape, dtype=int)
-    band = np.searchsorted(np.asarray(upper[:-1], dtype=float), np.nan_to_num(r),
-                           side="left") + 1
-    return np.where(np.isfinite(r), band, 0).astype(int)
-
-
 def _round_half_up(values: np.ndarray) -> np.ndarray:
     return np.floor(np.nan_to_num(values) + 0.5)
 
@@ -837,7 +779,7 @@ def group_classes(summary: pd.DataFrame, layer: str, *, banding: Banding,
     rate = summary["rate"].to_numpy(dtype=float)
     if layer == BAND:
         if np.isfinite(rate).any():
-            return band_of_rates(rate, banding.upper)
+            return band_of(rate, banding.upper)
         mean = summary["band_mean"].to_numpy(dtype=float)
         k = len(banding.labels)
         return np.where(np.isfinite(mean), np.clip(_round_half_up(mean), 1, k),
@@ -845,7 +787,7 @@ def group_classes(summary: pd.DataFrame, layer: str, *, banding: Banding,
     if layer == "rate":
         if rate_banding is None:
             raise ValueError("the rate layer needs rate_banding")
-        return band_of_rates(rate, rate_banding.upper)
+        return band_of(rate, rate_banding.upper)
     if layer == "imd":
         imd = summary["imd"].to_numpy(dtype=float)
         return np.where(np.isfinite(imd), np.clip(_round_half_up(imd), 1, 10),
@@ -933,6 +875,21 @@ def table_json(table: Mapping[str, Any]) -> str:
     return text
 
 
+def map_look() -> dict[str, Any]:
+    """How the map script draws, sent in every style table (``look``) so that no value is
+    written in both languages: the style of an area (``area``), of the hovered area
+    (``hover``) and of the group outlines (``outline``), as Leaflet path options, and the
+    characters of :func:`class_string` (``alphabet``)."""
+    return {
+        "alphabet": _CLASS_CHARS,
+        "area": {"color": BORDER_COLOUR, "weight": BORDER_WEIGHT, "opacity": 1,
+                 "fillOpacity": FILL_OPACITY, "smoothFactor": 0.5},
+        "hover": {"color": HOVER_COLOUR, "weight": HOVER_WEIGHT},
+        "outline": {"color": OUTLINE_COLOUR, "weight": OUTLINE_WEIGHT,
+                    "opacity": OUTLINE_OPACITY},
+    }
+
+
 def style_table(style: LayerStyle, banding: Banding, *, area_ids: Sequence[str],
                 fields: Sequence[Sequence[str]], view: str,
                 bounds: Sequence[Sequence[float]], load: Sequence[str] = (),
@@ -971,7 +928,8 @@ def style_table(style: LayerStyle, banding: Banding, *, area_ids: Sequence[str],
     message : str
         Plain text shown in a box on the map (escaped here).
 
-    The table also carries ``vtext``, the tooltip text replacing stored layer values
+    The table also carries ``look`` (:func:`map_look`: colours, line widths and the class
+    alphabet), and ``vtext``, the tooltip text replacing stored layer values
     (``LayerStyle.display``, for example the withheld marker ``[c]``), when the layer has any.
     """
     ids = list(area_ids)
@@ -979,6 +937,7 @@ def style_table(style: LayerStyle, banding: Banding, *, area_ids: Sequence[str],
     bands = banding.band_index.reindex(ids).fillna(0).astype(int).to_numpy()
     table: dict[str, Any] = {
         "v": FORMAT_VERSION,
+        "look": map_look(),
         "mode": "overview" if overview_url else "areas",
         "cls": class_string(classes),
         "colours": [NO_DATA_COLOUR, *style.colours],
@@ -1009,7 +968,7 @@ def style_table(style: LayerStyle, banding: Banding, *, area_ids: Sequence[str],
 
 
 class AreaLayer(MacroElement):
-    """Calls :data:`AREA_MAP_JS` with one style table (inside a feature group for
+    """Calls the map script (:func:`area_map_js`) with one style table (inside a feature group for
     ``st_folium``'s ``feature_group_to_add``)."""
 
     _template = Template(
@@ -1040,239 +999,15 @@ def area_layer(table: Mapping[str, Any]) -> folium.FeatureGroup:
     return fg
 
 
+@functools.cache
+def area_map_js() -> str:
+    """The map's script (:data:`MAP_SCRIPT`, package data): loaded once per map frame,
+    ``FireRiskMap.render(map, table)`` draws a :func:`style_table`."""
+    return (importlib.resources.files("firerisk.ui") / MAP_SCRIPT).read_text(encoding="utf-8")
+
+
 def script_name() -> str:
-    """File name of :data:`AREA_MAP_JS` with a hash of its text (a changed script gets a
+    """File name of :func:`area_map_js` with a hash of its text (a changed script gets a
     new URL, so no browser runs a stale copy)."""
-    digest = hashlib.sha256(AREA_MAP_JS.encode("utf-8")).hexdigest()[:12]
+    digest = hashlib.sha256(area_map_js().encode("utf-8")).hexdigest()[:12]
     return f"areamap-{digest}.js"
-
-
-# The map script. Loaded once per map frame; ``FireRiskMap.render(map, table)`` runs on every
-# rerun. Files are fetched once and their polygons kept: a new table restyles them
-# (``setStyle``), shows or hides them, and fits the view when the filter changed.
-AREA_MAP_JS = r"""/* Community fire risk atlas: area map (see ui/mapview.py). */
-(function () {
-  "use strict";
-  if (window.FireRiskMap) { return; }
-  var BORDER = "#ffffff", WEIGHT = 0.6;
-  var AREA = {color: BORDER, weight: WEIGHT, opacity: 1, fillOpacity: 0.85, smoothFactor: 0.5,
-              fillColor: "#b0b0b0"};
-  var OUTLINE = {color: "#37474f", weight: 1.2, opacity: 0.7, fill: false};
-  var files = {}, fails = {}, retry = {};
-  var S = {map: null, table: null, token: 0, areas: null, groups: null, outlines: null,
-           ov: null, view: null, note: null, queued: false};
-
-  function load(url) {
-    var f = files[url];
-    if (f) { return f.promise; }
-    f = files[url] = {url: url, data: null, layers: null, outline: null};
-    f.promise = fetch(url, {credentials: "same-origin"}).then(function (r) {
-      if (!r.ok) { throw new Error("HTTP " + r.status + " for " + url); }
-      return r.json();
-    }).then(function (data) { f.data = data; return f; }, function (err) {
-      delete files[url];
-      fails[url] = (fails[url] || 0) + 1;
-      throw err;
-    });
-    return f.promise;
-  }
-
-  function code(text, k) {
-    var c = text ? text.charAt(k) : "";
-    return c ? parseInt(c, 36) : 0;
-  }
-
-  function tip(fieldsKey, bandsKey, classesKey, indexKey) {
-    return function (layer) {
-      var T = S.table, p = layer.feature.properties, rows = [];
-      if (!T || !T[fieldsKey]) { return ""; }
-      T[fieldsKey].forEach(function (f) {
-        var v = p[f[0]], shown = T.vtext && T.vtext[f[0]];
-        if (shown && Object.prototype.hasOwnProperty.call(shown, v)) { v = shown[v]; }
-        if (f[0] === "b") {
-          v = T.blabels[code(T[bandsKey] || T[classesKey], p[indexKey])] || "";
-          if (v && T.unc && p.u) { v += " (uncertain)"; }
-        }
-        if (v !== undefined && v !== null && v !== "") {
-          rows.push("<tr><th>" + f[1] + "</th><td>" + v + "</td></tr>");
-        }
-      });
-      return "<table>" + rows.join("") + "</table>";
-    };
-  }
-  var areaTip = tip("fields", "bnd", "cls", "k");
-  var groupTip = tip("gfields", "gbnd", "gcls", "q");
-
-  function over(e) { e.target.setStyle({color: "#000000", weight: 2}); e.target.bringToFront(); }
-  function out(e) { e.target.setStyle({color: BORDER, weight: WEIGHT}); }
-
-  function polygons(features, tooltip) {
-    return features.map(function (feature) {
-      var layer = L.GeoJSON.geometryToLayer(feature, AREA);
-      layer.feature = feature;
-      layer.bindTooltip(tooltip, {sticky: true});
-      layer.on({mouseover: over, mouseout: out});
-      return layer;
-    });
-  }
-
-  function areaLayers(f) {
-    if (!f.layers) { f.layers = polygons(f.data.features, areaTip); }
-    return f.layers;
-  }
-
-  function outlineLayer(f) {
-    if (f.outline === null) {
-      var lines = f.data.outlines || [];
-      f.outline = lines.length ? L.geoJSON({type: "GeometryCollection", geometries: lines},
-        {style: function () { return OUTLINE; }, interactive: false, pane: "frOutlines"}) : false;
-    }
-    return f.outline || null;
-  }
-
-  function paint(layers, classes, indexKey) {
-    var colours = S.table.colours;
-    layers.forEach(function (l) {
-      var colour = colours[code(classes, l.feature.properties[indexKey])] || colours[0];
-      if (l.options.fillColor !== colour) { l.setStyle({fillColor: colour}); }
-    });
-  }
-
-  function sync(group, want) {
-    var keep = {};
-    want.forEach(function (l) { keep[L.stamp(l)] = true; });
-    group.eachLayer(function (l) { if (!keep[L.stamp(l)]) { group.removeLayer(l); } });
-    want.forEach(function (l) { if (!group.hasLayer(l)) { group.addLayer(l); } });
-  }
-
-  function note(text) {
-    if (!S.note) {
-      var box = L.control({position: "topright"});
-      box.onAdd = function () { return L.DomUtil.create("div", "fr-note"); };
-      box.addTo(S.map);
-      S.note = box.getContainer();
-    }
-    S.note.innerHTML = text || "";
-    S.note.style.display = text ? "block" : "none";
-  }
-
-  function failed(what, err) {
-    if (window.console) { console.error("firerisk: could not load " + what, err); }
-    note("The map shapes could not be loaded. Reload the page to try again.");
-  }
-
-  function fit(T) {
-    if (T.view === S.view) { return; }
-    if (S.map._animatingZoom) {
-      // Leaflet ignores a new view while a zoom animation runs: fit once it has ended.
-      S.map.once("zoomend", function () { if (S.table === T) { fit(T); } });
-      return;
-    }
-    S.view = T.view;
-    S.map.fitBounds(T.bounds);
-  }
-
-  function resolve(name) {
-    return new URL(name, new URL(S.table.ov, window.location.href)).href;
-  }
-
-  // One detail pass for the files that arrive together.
-  function later() {
-    if (S.queued) { return; }
-    S.queued = true;
-    window.setTimeout(function () { S.queued = false; detail(S.token); }, 0);
-  }
-
-  function detail(token) {
-    var T = S.table, f = S.ov, map = S.map;
-    if (token !== S.token || !T || T.mode !== "overview" || !f || !f.layers) { return; }
-    var near = [];
-    if (map.getZoom() >= T.dz) {
-      var view = map.getBounds(), centre = view.getCenter(), budget = T.dmax;
-      near = f.layers.filter(function (g) { return view.intersects(g.getBounds()); });
-      near.sort(function (a, b) {
-        return centre.distanceTo(a.getBounds().getCenter()) -
-          centre.distanceTo(b.getBounds().getCenter());
-      });
-      near = near.filter(function (g) {
-        budget -= g.feature.properties.a || 0;
-        return budget >= 0;
-      });
-    }
-    var ready = {};
-    near.forEach(function (g) {
-      var url = resolve(g.feature.properties.f), file = files[url];
-      if (file && file.data) { ready[L.stamp(g)] = file; return; }
-      var n = fails[url] || 0;
-      if (file || n > 90 || (retry[url] || 0) > Date.now()) { return; }  // loading or waiting
-      load(url).then(later, function () {
-        // Not written yet (the server writes the group files in the background, slowly on a
-        // busy machine): try again after 1, 2, 4, 4, 4 ... seconds, for about six minutes.
-        var wait = Math.min(1000 * Math.pow(2, n), 4000);
-        retry[url] = Date.now() + wait;
-        window.setTimeout(later, wait + 50);
-      });
-    });
-    var areas = [], groups = [], outlines = [];
-    f.layers.forEach(function (g) {
-      var file = ready[L.stamp(g)];
-      if (!file) { groups.push(g); return; }
-      Array.prototype.push.apply(areas, areaLayers(file));
-      var o = outlineLayer(file);
-      if (o) { outlines.push(o); }
-    });
-    paint(areas, T.cls, "k");
-    sync(S.areas, areas);
-    sync(S.groups, groups);
-    sync(S.outlines, outlines);
-  }
-
-  function render(map, T) {
-    if (!map || !T) { return; }
-    if (!S.map) {
-      S.map = map;
-      map.createPane("frOutlines");
-      map.getPane("frOutlines").style.zIndex = 450;
-      map.getPane("frOutlines").style.pointerEvents = "none";
-      S.areas = L.layerGroup().addTo(map);
-      S.groups = L.layerGroup().addTo(map);
-      S.outlines = L.layerGroup().addTo(map);
-      map.on("moveend", function () { detail(S.token); });
-    }
-    S.table = T;
-    var token = ++S.token;
-    note(T.msg);
-    if (T.mode === "overview") {
-      load(T.ov).then(function (f) {
-        if (token !== S.token) { return; }
-        if (!f.layers) { f.layers = polygons(f.data.features, groupTip); }
-        S.ov = f;
-        paint(f.layers, T.gcls, "q");
-        fit(T);
-        detail(token);
-      }).catch(function (err) { failed(T.ov, err); });
-      return;
-    }
-    S.ov = null;
-    Promise.all(T.load.map(load)).then(function (fs) {
-      if (token !== S.token) { return; }
-      var shown = null, areas = [], outlines = [];
-      if (T.shown) { shown = {}; T.shown.forEach(function (k) { shown[k] = true; }); }
-      fs.forEach(function (f) {
-        areaLayers(f).forEach(function (l) {
-          if (!shown || shown[l.feature.properties.k]) { areas.push(l); }
-        });
-        var o = outlineLayer(f);
-        if (o) { outlines.push(o); }
-      });
-      paint(areas, T.cls, "k");
-      sync(S.groups, []);
-      sync(S.areas, areas);
-      sync(S.outlines, outlines);
-      fit(T);
-    }).catch(function (err) { failed(T.load.join(", "), err); });
-  }
-
-  window.FireRiskMap = {render: render, version: 1, state: S, files: files};
-})();
-"""

@@ -1,5 +1,5 @@
-"""Page "Priority list": the ranked areas in the current filter, with the downloads (CSV, map
-PDF, atlas and residents' leaflet)."""
+"""Page "Priority list": the ranked areas in the current filter, with the downloads (Excel,
+CSV, map PDF, atlas and residents' leaflet)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,23 @@ from firerisk.risk.explain import top_chance_note
 from firerisk.ui import state
 from firerisk.ui.bands import AS_PUBLISHED
 from firerisk.ui.downloads import render_downloads
-from firerisk.ui.exports import CHANCE, LIKELY_BAND, LIKELY_RANK, RATE, targets_csv, targets_table
+from firerisk.ui.exports import (
+    CHANCE,
+    LIKELY_BAND,
+    LIKELY_RANK,
+    RATE,
+    targets_csv,
+    targets_table,
+    targets_xlsx,
+)
 from firerisk.ui.text import in_forecast_year, md_escape
 
 __all__ = ["render"]
 
 
-def _file_name(profile_name: str, where: str) -> str:
+def _file_name(profile_name: str, where: str, suffix: str = "csv") -> str:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{profile_name} {where}").strip("-").lower()
-    return f"priority-list-{slug[:80] or 'areas'}.csv"
+    return f"priority-list-{slug[:80] or 'areas'}.{suffix}"
 
 
 def render() -> None:
@@ -68,18 +76,30 @@ def render() -> None:
     _uncertainty_note(results, table, value)
 
     profile_name = str(results.run.get("profile", {}).get("name", "areas"))
-    st.download_button(
-        "Download this list (CSV)",
-        data=targets_csv(results, group=group, value=value, banding=banding),
-        file_name=_file_name(profile_name, sel.describe()),
-        mime="text/csv",
-        key="download_targets",
-        help="The table above, with the output mode, attribution and data sources in "
-             "comment lines (#) at the top.",
-    )
+    excel, plain = st.columns(2)
+    with excel:
+        st.download_button(
+            "Download this list (Excel)",
+            data=lambda: targets_xlsx(results, group=group, value=value, banding=banding),
+            file_name=_file_name(profile_name, sel.describe(), "xlsx"),
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key="download_targets_xlsx",
+            help="The table above on the first sheet (with filters), and the output mode, "
+                 "disclosure statement, sources and licences on the second.",
+        )
+    with plain:
+        st.download_button(
+            "Download this list (CSV)",
+            data=targets_csv(results, group=group, value=value, banding=banding),
+            file_name=_file_name(profile_name, sel.describe()),
+            mime="text/csv",
+            key="download_targets",
+            help="The table above (its header on the first line), then the output mode, "
+                 "attribution and data sources in note lines (#) under it.",
+        )
     if banding.scheme != AS_PUBLISHED:
-        st.caption("The CSV uses the band scheme chosen in the sidebar; the PDFs below use the "
-                   "published bands.")
+        st.caption("The list downloads use the band scheme chosen in the sidebar; the PDFs "
+                   "below use the published bands.")
     st.divider()
     render_downloads(results, sel)
     st.divider()

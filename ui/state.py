@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from firerisk import paths
 from firerisk.columns import AREA_ID, RISK_PER_1000
 from firerisk.errors import FireRiskError
 from firerisk.geo.checksum import file_sha256
@@ -36,14 +37,12 @@ from firerisk.geo.simplify import (
     web_geometries,
 )
 from firerisk.ui import mapview
-from firerisk.ui.assets import APP_DIR, STATIC_DIR, install_vendor_assets
+from firerisk.ui.assets import install_vendor_assets, static_dir
 from firerisk.ui.bands import AS_PUBLISHED, SCHEMES, Banding, classify_rates, published_banding
 
 __all__ = [
     "ALL",
     "CACHE_FOLDER",
-    "DEFAULT_PROFILE",
-    "DEFAULT_RESULTS",
     "GROUP_FILES_DELAY_S",
     "MapFiles",
     "Selection",
@@ -62,30 +61,39 @@ __all__ = [
     "profile_path",
     "results_path",
     "selection",
+    "static_folder",
 ]
 
-DEFAULT_RESULTS = APP_DIR / "sample_data" / "results" / "london.gpkg"
-DEFAULT_PROFILE = APP_DIR / "sample_data" / "london.toml"
 #: Filter value meaning "every area".
 ALL = "All"
+#: Folder the map's files are written to; ``None`` (the default) means the folder the running
+#: app serves (:func:`ui.assets.static_dir`). Tests may point it elsewhere.
+STATIC_DIR: Path | None = None
+
+
+def static_folder() -> Path:
+    """Where the map's static files go: :data:`STATIC_DIR`, else the served folder."""
+    return STATIC_DIR if STATIC_DIR is not None else static_dir()
 
 
 def results_path() -> Path:
-    """The results file: ``$FIRERISK_RESULTS`` if set, else the London sample results."""
+    """The results file: ``$FIRERISK_RESULTS`` if set, else the London sample's results in
+    the cache folder (``firerisk.paths.sample_results``)."""
     env = os.environ.get("FIRERISK_RESULTS")
-    return Path(env) if env else DEFAULT_RESULTS
+    return Path(env) if env else paths.sample_results()
 
 
 def profile_path() -> Path:
-    """The dataset profile used to build missing results: ``$FIRERISK_PROFILE`` or London."""
+    """The dataset profile used to build missing results: ``$FIRERISK_PROFILE``, else the
+    London sample's (package data)."""
     env = os.environ.get("FIRERISK_PROFILE")
-    return Path(env) if env else DEFAULT_PROFILE
+    return Path(env) if env else paths.sample_profile()
 
 
 @st.cache_resource(show_spinner=False)
-def ensure_vendor_assets() -> list[Path]:
-    """Copy Leaflet into ``static/vendor`` once per server process."""
-    return install_vendor_assets()
+def ensure_vendor_assets(folder: str) -> list[Path]:
+    """Copy Leaflet into ``<folder>/vendor`` once per server process and served folder."""
+    return install_vendor_assets(static_dir=Path(folder))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -217,7 +225,7 @@ class MapFiles:
     Attributes
     ----------
     script : str
-        The map script (:data:`ui.mapview.AREA_MAP_JS`).
+        The map script (``ui/js/areamap.js``, :func:`ui.mapview.area_map_js`).
     areas : str or None
         One file with every area and the group outlines (``None`` when *split*).
     overview : str or None
@@ -251,7 +259,7 @@ def _folder(sha256: str, tolerance: float) -> str:
 def map_script() -> str:
     """Write the map script into ``static/cache`` once; its path below ``static/``."""
     relative = f"{CACHE_FOLDER}/{mapview.script_name()}"
-    _write_once(STATIC_DIR / relative, lambda: mapview.AREA_MAP_JS.encode("utf-8"))
+    _write_once(static_folder() / relative, lambda: mapview.area_map_js().encode("utf-8"))
     return relative
 
 
@@ -309,7 +317,7 @@ def _write_group_files(results: Results, column: str, tolerance: float, folder: 
 
 def _write_missing_group_files(results: Results, column: str, tolerance: float, folder: str,
                                names: dict[str, str]) -> None:
-    missing = {v: n for v, n in names.items() if not (STATIC_DIR / folder / n).exists()}
+    missing = {v: n for v, n in names.items() if not (static_folder() / folder / n).exists()}
     if not missing:
         return
     areas = results.areas
@@ -328,7 +336,7 @@ def _write_missing_group_files(results: Results, column: str, tolerance: float, 
             return mapview.area_document([props[i] for i in rows], [geoms[i] for i in rows],
                                          outlines=outline)
 
-        _write_once(STATIC_DIR / folder / name, make)
+        _write_once(static_folder() / folder / name, make)
 
 
 def map_files(path: str, sha256: str, column: str | None,
@@ -337,7 +345,8 @@ def map_files(path: str, sha256: str, column: str | None,
     :func:`_map_files`), written again if ``static/cache`` was emptied meanwhile."""
     files = _map_files(path, sha256, column, tolerance)
     main = files.areas or files.overview
-    if not (STATIC_DIR / files.script).exists() or not (main and (STATIC_DIR / main).exists()):
+    folder = static_folder()
+    if not (folder / files.script).exists() or not (main and (folder / main).exists()):
         forget_map_files()
         files = _map_files(path, sha256, column, tolerance)
     return files
@@ -381,7 +390,7 @@ def _map_files(path: str, sha256: str, column: str | None,
             outlines = _outlines(simplified, keys) if keys is not None else []
             return mapview.area_document(props, geoms, outlines=outlines)
 
-        _write_once(STATIC_DIR / name, make)
+        _write_once(static_folder() / name, make)
         return MapFiles(script=script, areas=name, overview=None, groups={}, split=False,
                         bounds=bounds, group_in_tooltip=in_tooltip)
 
@@ -397,7 +406,7 @@ def _map_files(path: str, sha256: str, column: str | None,
         return mapview.overview_document(summary, geoms,
                                          files=[names[str(v)] for v in summary.index])
 
-    _write_once(STATIC_DIR / overview, make_overview)
+    _write_once(static_folder() / overview, make_overview)
     threading.Thread(target=_write_group_files, name="firerisk-map-files", daemon=True,
                      args=(results, column, tolerance, folder, names)).start()
     return MapFiles(script=script, areas=None, overview=overview,
@@ -411,7 +420,7 @@ def group_file(path: str, sha256: str, column: str, value: str,
     not reached it yet; its path below ``static/``."""
     files = map_files(path, sha256, column, tolerance)
     relative = files.groups[value]
-    target = STATIC_DIR / relative
+    target = static_folder() / relative
     if not target.exists():
         results = load_results(path, sha256)
         _write_once(target, lambda: _group_document(results, column, value, tolerance))
